@@ -1,0 +1,1 @@
+"""diemcau devices layer."""

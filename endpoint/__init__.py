@@ -1,0 +1,1 @@
+"""diemcau endpoint layer."""
