@@ -1,0 +1,243 @@
+"""Janus WebSocket signaling: sessions, plugin handles, transactions, keepalive.
+
+Every request carries a transaction id; its reply (``success``/``error``, or an
+``ack`` followed by a plugin ``event`` with the same transaction) resolves the
+request's future. Other messages are routed by ``sender`` to the handle's listener.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from endpoint.errors import (
+    ConnectionLost,
+    FailReason,
+    HubProtocolError,
+    HubRequestError,
+    HubUnreachable,
+)
+
+log = logging.getLogger(__name__)
+
+KEEPALIVE_SECONDS = 20.0
+REQUEST_TIMEOUT = 10.0
+
+Json = dict[str, Any]
+EventListener = Callable[[Json], None]
+
+# Janus core and VideoRoom error codes → reasons the user can act on.
+_REASONS = {
+    403: FailReason.UNAUTHORIZED,  # JANUS_ERROR_UNAUTHORIZED (token)
+    405: FailReason.UNAUTHORIZED,  # JANUS_ERROR_UNAUTHORIZED_PLUGIN
+    426: FailReason.NO_SUCH_ROOM,  # JANUS_VIDEOROOM_ERROR_NO_SUCH_ROOM
+    432: FailReason.ROOM_FULL,  # JANUS_VIDEOROOM_ERROR_TOO_MANY_PUBLISHERS
+    433: FailReason.WRONG_PIN,  # JANUS_VIDEOROOM_ERROR_UNAUTHORIZED
+}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A plugin's answer to a request: its data and, maybe, an SDP."""
+
+    data: Json
+    jsep: Json | None
+
+
+def _request_error(code: int, text: str) -> HubRequestError:
+    return HubRequestError(f"hub error {code}: {text}", code, _REASONS.get(code, FailReason.HUB_ERROR))
+
+
+def _check_plugin_reply(message: Json) -> Reply:
+    plugindata = message.get("plugindata")
+    if not isinstance(plugindata, dict) or not isinstance(plugindata.get("data"), dict):
+        raise HubProtocolError(f"reply without plugin data: {str(message)[:200]}")
+    data: Json = plugindata["data"]
+    if "error_code" in data or "error" in data:
+        raise _request_error(int(data.get("error_code", 0)), str(data.get("error", "?")))
+    jsep = message.get("jsep")
+    if jsep is not None and not (isinstance(jsep, dict) and isinstance(jsep.get("sdp"), str)):
+        raise HubProtocolError("malformed jsep from hub")
+    return Reply(data, jsep)
+
+
+class Handle:
+    """One attached plugin instance (e.g. a VideoRoom publisher or subscriber)."""
+
+    def __init__(self, client: JanusClient, handle_id: int) -> None:
+        self.client = client
+        self.id = handle_id
+        self.listener: EventListener = lambda message: None
+
+    async def request(self, body: Json, jsep: Json | None = None) -> Reply:
+        """Send a plugin message and wait for its synchronous or asynchronous reply."""
+        message: Json = {"janus": "message", "handle_id": self.id, "body": body}
+        if jsep is not None:
+            message["jsep"] = jsep
+        return _check_plugin_reply(await self.client.send(message))
+
+    async def detach(self) -> None:
+        await self.client.send({"janus": "detach", "handle_id": self.id})
+
+
+class JanusClient:
+    """One WebSocket connection holding one Janus session."""
+
+    def __init__(self, url: str, *, token: str | None = None, ca_file: str | None = None):
+        self.url = url
+        self._token = token
+        self._ca_file = ca_file
+        self._http: aiohttp.ClientSession | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._pending: dict[str, asyncio.Future[Json]] = {}
+        self._handles: dict[int, Handle] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self.session_id: int | None = None
+        self.closed = asyncio.Event()
+        self.on_lost: Callable[[str], None] = lambda why: None
+
+    def _ssl(self) -> ssl.SSLContext | bool:
+        if not self.url.startswith("wss:"):
+            return False
+        return ssl.create_default_context(cafile=self._ca_file)  # verifies host + chain
+
+    async def connect(self, timeout: float) -> None:
+        """Open the WebSocket and create a session (both within *timeout*)."""
+        self._http = aiohttp.ClientSession()
+        try:
+            self._ws = await asyncio.wait_for(self._open(), timeout)
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as err:
+            await self.close()
+            raise HubUnreachable(f"cannot reach hub {self.url}: {err!r}", _tls_reason(err)) from err
+        self._tasks.append(asyncio.create_task(self._receive(), name="janus:receive"))
+        reply = await self.send({"janus": "create"}, timeout=timeout)
+        self.session_id = _int(reply.get("data", {}).get("id"), "session id")
+        self._tasks.append(asyncio.create_task(self._keepalive(), name="janus:keepalive"))
+
+    async def _open(self) -> aiohttp.ClientWebSocketResponse:
+        assert self._http is not None
+        return await self._http.ws_connect(
+            self.url, protocols=("janus-protocol",), ssl=self._ssl(), max_msg_size=4 << 20
+        )
+
+    async def attach(self, plugin: str) -> Handle:
+        reply = await self.send({"janus": "attach", "plugin": plugin})
+        handle = Handle(self, _int(reply.get("data", {}).get("id"), "handle id"))
+        self._handles[handle.id] = handle
+        return handle
+
+    async def send(self, message: Json, timeout: float = REQUEST_TIMEOUT) -> Json:
+        """Send a request and return its final reply (after any ``ack``)."""
+        if self._ws is None or self._ws.closed:
+            raise ConnectionLost("not connected to the hub")
+        transaction = secrets.token_hex(8)
+        message = {**message, "transaction": transaction}
+        if self.session_id is not None:
+            message["session_id"] = self.session_id
+        if self._token:
+            message["token"] = self._token
+        future: asyncio.Future[Json] = asyncio.get_running_loop().create_future()
+        self._pending[transaction] = future
+        try:
+            await self._ws.send_str(json.dumps(message))
+            return await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError as err:
+            raise HubProtocolError(f"hub did not answer {message.get('janus')!r}") from err
+        finally:
+            self._pending.pop(transaction, None)
+
+    async def _receive(self) -> None:
+        assert self._ws is not None
+        why = "hub closed the connection"
+        try:
+            async for frame in self._ws:
+                if frame.type == aiohttp.WSMsgType.TEXT:
+                    self._dispatch_text(frame.data)
+                elif frame.type == aiohttp.WSMsgType.ERROR:
+                    why = f"connection error: {self._ws.exception()!r}"
+        finally:
+            self._lost(why)
+
+    def _dispatch_text(self, text: str) -> None:
+        try:
+            message = json.loads(text)
+            if not isinstance(message, dict) or not isinstance(message.get("janus"), str):
+                raise ValueError("not a Janus message")
+        except ValueError as err:
+            log.warning("ignoring malformed message from hub (%s): %.200s", err, text)
+            return
+        self._dispatch(message)
+
+    def _dispatch(self, message: Json) -> None:
+        kind = message["janus"]
+        future = self._pending.get(str(message.get("transaction")))
+        if kind == "ack" or kind == "keepalive":
+            return
+        if future is not None and not future.done():
+            if kind == "error":
+                error = message.get("error") or {}
+                future.set_exception(_request_error(int(error.get("code", 0)), str(error.get("reason"))))
+            else:
+                future.set_result(message)
+            return
+        handle = self._handles.get(message.get("sender", -1))
+        if handle is not None:
+            handle.listener(message)
+        elif kind not in ("success", "timeout"):
+            log.debug("unrouted hub message: %.200s", message)
+
+    async def _keepalive(self) -> None:
+        while True:
+            await asyncio.sleep(KEEPALIVE_SECONDS)
+            try:
+                await self.send({"janus": "keepalive"})
+            except (HubProtocolError, ConnectionLost) as err:
+                self._lost(f"keepalive failed: {err}")
+                return
+
+    def _lost(self, why: str) -> None:
+        if self.closed.is_set():
+            return
+        self.closed.set()
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(ConnectionLost(why))
+        self.on_lost(why)
+
+    async def close(self) -> None:
+        """Destroy the session (best effort) and close the connection."""
+        if self._ws is not None and not self._ws.closed and self.session_id is not None:
+            try:
+                await self.send({"janus": "destroy"}, timeout=2.0)
+            except (HubProtocolError, ConnectionLost, HubRequestError):
+                pass
+        self.closed.set()
+        current = asyncio.current_task()
+        for task in self._tasks:
+            if task is not current:
+                task.cancel()
+        if self._ws is not None:
+            await self._ws.close()
+        if self._http is not None:
+            await self._http.close()
+        self._ws = self._http = None
+
+
+def _int(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise HubProtocolError(f"hub sent a bad {what}: {value!r}")
+    return value
+
+
+def _tls_reason(err: BaseException) -> FailReason:
+    if isinstance(err, (ssl.SSLError, aiohttp.ClientConnectorCertificateError)):
+        return FailReason.TLS
+    return FailReason.HUB_UNREACHABLE

@@ -1,0 +1,109 @@
+"""Outgoing media tracks fed by the devices layer.
+
+The video track sends each new camera frame once (newest wins, capped at the
+camera's frame rate); the audio track sends 20 ms frames paced by the clock and
+sends silence while muted, so the stream stays up and unmuting is instant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import time
+from collections.abc import Callable
+
+import av
+import numpy as np
+from aiortc import MediaStreamTrack
+
+from devices import Camera, Microphone
+
+VIDEO_CLOCK = 90000
+AUDIO_RATE = 48000
+AUDIO_PTIME = 0.020
+STALL_SECONDS = 1.0
+
+
+class CameraTrack(MediaStreamTrack):
+    """Video from a camera's newest-wins slot."""
+
+    kind = "video"
+
+    def __init__(self, camera: Camera, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.camera = camera
+        self._clock = clock
+        self._start = clock()
+        self._sent_seq = 0
+        self._next = 0.0
+        self._fresh = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        self._unlisten = camera.frames.listen(lambda: loop.call_soon_threadsafe(self._fresh.set))
+        self.frames_sent = 0
+
+    async def recv(self) -> av.VideoFrame:
+        await self._pace()
+        image, seq = self.camera.frames.get()
+        while image is None or seq == self._sent_seq:
+            self._fresh.clear()
+            try:
+                await asyncio.wait_for(self._fresh.wait(), STALL_SECONDS)
+            except asyncio.TimeoutError:
+                if image is not None:
+                    break  # camera stalled: repeat the last picture so the far end stays live
+            image, seq = self.camera.frames.get()
+        if image is None:
+            image = np.zeros((self.camera.height, self.camera.width, 3), np.uint8)
+        self._sent_seq = seq
+        return self._frame(image)
+
+    async def _pace(self) -> None:
+        delay = self._next - self._clock()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        self._next = max(self._next, self._clock() - 1.0) + 1.0 / self.camera.fps
+
+    def _frame(self, image: np.ndarray) -> av.VideoFrame:
+        frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+        frame.pts = int((self._clock() - self._start) * VIDEO_CLOCK)
+        frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
+        self.frames_sent += 1
+        return frame
+
+    def stop(self) -> None:
+        self._unlisten()
+        super().stop()
+
+
+class MicrophoneTrack(MediaStreamTrack):
+    """Audio from a microphone, 20 ms frames, silence while muted."""
+
+    kind = "audio"
+
+    def __init__(self, microphone: Microphone, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.microphone = microphone
+        self.muted = False
+        self._clock = clock
+        self._samples = int(AUDIO_RATE * AUDIO_PTIME)
+        self._pts = 0
+        self._start: float | None = None
+
+    async def recv(self) -> av.AudioFrame:
+        if self._start is None:
+            self._start = self._clock()
+        due = self._start + self._pts / AUDIO_RATE
+        if due - self._clock() > 0:
+            await asyncio.sleep(due - self._clock())
+        elif self._clock() - due > 0.5:  # we fell far behind (suspend, overload): resync
+            self._start = self._clock() - self._pts / AUDIO_RATE
+        block = self.microphone.read(self._samples)
+        if self.muted:
+            block = np.zeros_like(block)
+        pcm = (np.clip(block, -1.0, 1.0) * 32767).astype("<i2").reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        frame.sample_rate = AUDIO_RATE
+        frame.pts = self._pts
+        frame.time_base = fractions.Fraction(1, AUDIO_RATE)
+        self._pts += self._samples
+        return frame
