@@ -1,0 +1,206 @@
+"""VideoRoom roles: the publisher (our camera + microphone) and one multistream
+subscriber that receives every other room's streams over a single connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCIceServer, RTCPeerConnection
+from aiortc import RTCSessionDescription as SDP
+
+from endpoint._janus_ws import Handle, Json, Reply
+from endpoint.errors import HubProtocolError
+
+log = logging.getLogger(__name__)
+
+PLUGIN = "janus.plugin.videoroom"
+
+
+@dataclass(frozen=True)
+class RoomAccess:
+    room: int
+    pin: str | None
+    display: str
+    ice_servers: tuple[str, ...] = ()
+
+    def body(self, **fields: Any) -> Json:
+        body: Json = {"room": self.room, **fields}
+        if self.pin:
+            body["pin"] = self.pin
+        return body
+
+
+@dataclass(frozen=True)
+class Feed:
+    """Another room publishing in the meeting."""
+
+    id: int
+    display: str
+
+
+def peer_connection(access: RoomAccess) -> RTCPeerConnection:
+    """A peer connection with explicitly configured ICE servers (never a public default)."""
+    servers = [RTCIceServer(urls=url) for url in access.ice_servers]
+    return RTCPeerConnection(RTCConfiguration(iceServers=servers))
+
+
+def feeds_of(data: Json) -> list[Feed]:
+    """Publishers listed in a VideoRoom event (only those actually sending streams)."""
+    feeds = []
+    for entry in data.get("publishers") or []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), int):
+            raise HubProtocolError(f"malformed publisher entry: {entry!r}")
+        if entry.get("streams", [1]) and not entry.get("dummy"):
+            feeds.append(Feed(entry["id"], str(entry.get("display") or entry["id"])))
+    return feeds
+
+
+def answerer_is_dtls_server(offer_sdp: str) -> str:
+    """Make us the DTLS server when answering the hub.
+
+    aiortc answers an ``actpass`` offer as the DTLS client, and its first handshake
+    flight toward Janus is sometimes lost and retried only after a second. Telling
+    aiortc the hub will be the client makes Janus start the handshake instead.
+    """
+    return offer_sdp.replace("a=setup:actpass", "a=setup:active")
+
+
+class Publisher:
+    """Joins the room and publishes our tracks with one offer (``joinandconfigure``)."""
+
+    def __init__(self, handle: Handle, access: RoomAccess) -> None:
+        self.handle = handle
+        self.access = access
+        self.pc = peer_connection(access)
+        self.id = 0
+        self.private_id: int | None = None
+
+    async def join(self, tracks: list[MediaStreamTrack]) -> list[Feed]:
+        """Join and publish; returns the rooms already publishing."""
+        for track in tracks:
+            self.pc.addTransceiver(track, direction="sendonly")
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        offer = {"type": "offer", "sdp": self.pc.localDescription.sdp}
+        body = self.access.body(
+            request="joinandconfigure", ptype="publisher", display=self.access.display,
+            audio=True, video=True,
+        )
+        reply = await self.handle.request(body, offer)
+        if reply.data.get("videoroom") != "joined" or reply.jsep is None:
+            raise HubProtocolError(f"unexpected join reply: {str(reply.data)[:200]}")
+        self.id = int(reply.data.get("id", 0))
+        self.private_id = reply.data.get("private_id")
+        await self.pc.setRemoteDescription(SDP(reply.jsep["sdp"], reply.jsep["type"]))
+        return feeds_of(reply.data)
+
+    async def leave(self) -> None:
+        try:
+            await asyncio.wait_for(self.handle.request({"request": "leave"}), 2.0)
+        finally:
+            await self.pc.close()
+
+
+@dataclass
+class Subscription:
+    """Which remote stream (by mid) belongs to which feed."""
+
+    mids: dict[str, tuple[int, str]] = field(default_factory=dict)  # mid -> (feed, kind)
+
+    def update(self, data: Json) -> None:
+        streams = data.get("streams")
+        if streams is None:
+            return
+        if not isinstance(streams, list):
+            raise HubProtocolError("malformed stream list from hub")
+        self.mids = {
+            str(s["mid"]): (int(s["feed_id"]), str(s.get("type")))
+            for s in streams
+            if isinstance(s, dict) and "mid" in s and "feed_id" in s and s.get("active", True)
+        }
+
+
+TrackCallback = Callable[[MediaStreamTrack, int], None]
+
+
+class Subscriber:
+    """One multistream subscription; each change of feeds renegotiates in place."""
+
+    def __init__(self, handle: Handle, access: RoomAccess, on_track: TrackCallback) -> None:
+        self.handle = handle
+        self.access = access
+        self.pc = peer_connection(access)
+        self.subscription = Subscription()
+        self.feeds: set[int] = set()
+        self._on_track = on_track
+        self._lock = asyncio.Lock()
+        self._joined = False
+        self.pc.on("track", self._track)
+        handle.listener = self._hub_event
+
+    def _track(self, track: MediaStreamTrack) -> None:
+        for transceiver in self.pc.getTransceivers():
+            if transceiver.receiver.track is track and transceiver.mid in self.subscription.mids:
+                self._on_track(track, self.subscription.mids[transceiver.mid][0])
+                return
+        log.warning("remote track without a known feed (kind %s)", track.kind)
+
+    async def add(self, feeds: list[Feed], private_id: int | None) -> None:
+        """Subscribe to *feeds* (the first call joins, later ones update)."""
+        new = [f.id for f in feeds if f.id not in self.feeds]
+        if not new:
+            return
+        async with self._lock:
+            self.feeds.update(new)
+            streams = [{"feed": feed} for feed in new]
+            if self._joined:
+                reply = await self.handle.request({"request": "update", "subscribe": streams})
+            else:
+                body = self.access.body(request="join", ptype="subscriber", streams=streams)
+                if private_id is not None:
+                    body["private_id"] = private_id
+                reply = await self.handle.request(body)
+                self._joined = True
+            await self._negotiate(reply)
+
+    async def remove(self, feed: int) -> None:
+        async with self._lock:
+            if feed not in self.feeds:
+                return
+            self.feeds.discard(feed)
+            if self.feeds:
+                reply = await self.handle.request(
+                    {"request": "update", "unsubscribe": [{"feed": feed}]}
+                )
+                await self._negotiate(reply)
+
+    async def _negotiate(self, reply: Reply) -> None:
+        self.subscription.update(reply.data)
+        if reply.jsep is None or reply.jsep.get("type") != "offer":
+            return
+        offer = SDP(answerer_is_dtls_server(reply.jsep["sdp"]), "offer")
+        await self.pc.setRemoteDescription(offer)
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        answer = {"type": "answer", "sdp": self.pc.localDescription.sdp}
+        await self.handle.request({"request": "start"}, answer)
+
+    def _hub_event(self, message: Json) -> None:
+        """Offers the hub sends on its own (a publisher left) are answered too."""
+        jsep = message.get("jsep")
+        data = (message.get("plugindata") or {}).get("data") or {}
+        if isinstance(jsep, dict) and jsep.get("type") == "offer":
+            asyncio.ensure_future(self._renegotiate(Reply(data, jsep)))
+
+    async def _renegotiate(self, reply: Reply) -> None:
+        async with self._lock:
+            try:
+                await self._negotiate(reply)
+            except Exception:  # noqa: BLE001 - a failed renegotiation must not kill the call
+                log.exception("renegotiation with the hub failed")
+
+    async def close(self) -> None:
+        await self.pc.close()
