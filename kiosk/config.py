@@ -1,0 +1,318 @@
+"""Kiosk configuration: one TOML file (default /etc/diemcau/diemcau.toml) → frozen dataclasses.
+
+Validation is table-driven (``_SCHEMA``: one converter per key) and collects *every* problem
+before raising :class:`ConfigError`; each problem names ``section.key``, the value and the rule.
+Secrets (room PIN, Janus token) are never in the file itself: it names files with mode 0600 that
+are read only when needed (:meth:`HubConfig.read_pin`), so they never reach a repr or a log.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
+from typing import Any, TextIO
+
+from kiosk import _config_fields as f
+from kiosk._config_issues import ConfigError, ConfigIssue
+
+__all__ = [
+    "DEFAULT_CONFIG_PATH",
+    "SYNTHETIC",
+    "CameraConfig",
+    "Config",
+    "ConfigError",
+    "ConfigIssue",
+    "HubConfig",
+    "MicrophoneConfig",
+    "SiteConfig",
+    "SpeakerConfig",
+    "StateConfig",
+    "check_config_command",
+    "load_config",
+    "parse_config",
+]
+
+DEFAULT_CONFIG_PATH = "/etc/diemcau/diemcau.toml"
+SYNTHETIC = f.SYNTHETIC
+_HIDDEN_NOTE = " (value not shown: it may be a secret)"
+
+
+# --- sections --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """The meeting room: ``name`` is the commune's display name, e.g. "Xã Bản Vẽ"."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class HubConfig:
+    """The district Janus hub and the room to join.  Holds secret *paths*, never secrets."""
+
+    url: str
+    room: int
+    pin_file: Path | None = None
+    token_file: Path | None = None
+    ca_file: Path | None = None
+    ice_servers: tuple[str, ...] = ()
+    connect_timeout: float = 5.0
+
+    def read_pin(self) -> str | None:
+        """The room PIN, read now from ``pin_file`` (None when no PIN is configured)."""
+        return None if self.pin_file is None else f.read_secret(self.pin_file, "hub.pin_file")
+
+    def read_token(self) -> str | None:
+        """The Janus token, read now from ``token_file`` (None when not configured)."""
+        return None if self.token_file is None else f.read_secret(self.token_file, "hub.token_file")
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    """``device`` is "synthetic" or a /dev/ path; its existence is checked when opened."""
+
+    device: str = SYNTHETIC
+    width: int = 640
+    height: int = 360
+    fps: int = 15
+
+    @property
+    def synthetic(self) -> bool:
+        return self.device == SYNTHETIC
+
+
+@dataclass(frozen=True)
+class MicrophoneConfig:
+    """``tone_hz`` / ``wav_file`` only matter for the synthetic microphone."""
+
+    device: str = SYNTHETIC
+    tone_hz: float = 440.0
+    wav_file: Path | None = None
+
+    @property
+    def synthetic(self) -> bool:
+        return self.device == SYNTHETIC
+
+
+@dataclass(frozen=True)
+class SpeakerConfig:
+    device: str = SYNTHETIC
+    volume: int = 80
+
+    @property
+    def synthetic(self) -> bool:
+        return self.device == SYNTHETIC
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    """Where persisted state (last good config, current meeting) lives."""
+
+    dir: Path = Path("/var/lib/diemcau")
+
+
+@dataclass(frozen=True)
+class _Spec:
+    convert: f.Convert
+    help: str
+
+
+_SCHEMA: dict[str, tuple[type[Any], dict[str, _Spec]]] = {
+    "site": (SiteConfig, {"name": _Spec(f.label(64), "commune display name")}),
+    "hub": (
+        HubConfig,
+        {
+            "url": _Spec(f.hub_url, "Janus WebSocket URL, wss://host[:port]/path"),
+            "room": _Spec(f.integer(1, 2**63 - 1), "Janus VideoRoom room number"),
+            "pin_file": _Spec(f.existing_file(private=True), "file holding the room PIN (0600)"),
+            "token_file": _Spec(f.existing_file(private=True), "file holding the token (0600)"),
+            "ca_file": _Spec(f.existing_file(), "extra CA bundle for verifying wss://"),
+            "ice_servers": _Spec(f.list_of(f.ice_server), "stun:/turn:/turns: URIs"),
+            "connect_timeout": _Spec(f.number(0.5, 60.0), "seconds to reach the hub"),
+        },
+    ),
+    "camera": (
+        CameraConfig,
+        {
+            "device": _Spec(f.camera_device, '"synthetic" or /dev/video…'),
+            "width": _Spec(f.integer(160, 1920), "capture width, pixels"),
+            "height": _Spec(f.integer(120, 1080), "capture height, pixels"),
+            "fps": _Spec(f.integer(5, 30), "frames per second"),
+        },
+    ),
+    "microphone": (
+        MicrophoneConfig,
+        {
+            "device": _Spec(f.audio_device, '"synthetic" or a device name'),
+            "tone_hz": _Spec(f.number(50.0, 8000.0), "synthetic microphone tone, Hz"),
+            "wav_file": _Spec(f.existing_file(), "synthetic microphone plays this WAV, looped"),
+        },
+    ),
+    "speaker": (
+        SpeakerConfig,
+        {
+            "device": _Spec(f.audio_device, '"synthetic" or a device name'),
+            "volume": _Spec(f.integer(0, 100), "volume, percent"),
+        },
+    ),
+    "state": (StateConfig, {"dir": _Spec(f.any_path, "directory for persisted state")}),
+}
+
+
+# --- validation ------------------------------------------------------------------------------
+
+
+def _closest(name: str, choices: list[str]) -> str | None:
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    if close:
+        return close[0]
+    partial = [c for c in choices if name.lower() in c.split("_")]  # "pin" → "pin_file"
+    return partial[0] if len(partial) == 1 else None
+
+
+def _suggest(name: str, choices: Iterable[str], kind: str) -> str:
+    choices = list(choices)
+    close = _closest(name, choices)
+    if close is not None:
+        return f"unknown {kind}; did you mean {close!r}?"
+    return f"unknown {kind}; expected one of: {', '.join(choices)}"
+
+
+def _issues_from(key: str, raw: object, err: f.Invalid) -> list[ConfigIssue]:
+    if err.parts:
+        return [i for sfx, item, sub in err.parts for i in _issues_from(key + sfx, item, sub)]
+    if err.hide:
+        return [ConfigIssue(key, None, err.rule + _HIDDEN_NOTE)]
+    return [ConfigIssue(key, raw, err.rule)]
+
+
+def _build_section(name: str, raw: object, ctx: f.Context, issues: list[ConfigIssue]) -> Any:
+    cls, specs = _SCHEMA[name]
+    if not isinstance(raw, dict):
+        issues.append(ConfigIssue(name, raw, f"must be a table ([{name}])"))
+        return None
+    found = len(issues)
+    issues.extend(
+        ConfigIssue(f"{name}.{k}", None, _suggest(k, specs, "key")) for k in raw if k not in specs
+    )
+    values: dict[str, Any] = {}
+    for fld in fields(cls):
+        if fld.name in raw:
+            try:
+                values[fld.name] = specs[fld.name].convert(raw[fld.name], ctx)
+            except f.Invalid as err:
+                issues.extend(_issues_from(f"{name}.{fld.name}", raw[fld.name], err))
+        elif fld.default is MISSING:
+            issues.append(ConfigIssue(f"{name}.{fld.name}", None, "missing — required"))
+    return cls(**values) if len(issues) == found else None
+
+
+def _base_dir(source: str, base_dir: str | os.PathLike[str] | None) -> Path:
+    if base_dir is not None:
+        return Path(base_dir).absolute()
+    if source.startswith("<"):
+        return Path.cwd()
+    return Path(source).absolute().parent
+
+
+def _from_dict(cls: type[Config], data: Mapping[str, Any], source: str, ctx: f.Context) -> Config:
+    issues = [
+        ConfigIssue(k, None, _suggest(k, _SCHEMA, "section")) for k in data if k not in _SCHEMA
+    ]
+    sections = {name: _build_section(name, data.get(name, {}), ctx, issues) for name in _SCHEMA}
+    if issues:
+        raise ConfigError(issues, source)
+    return cls(**sections)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole, validated kiosk configuration."""
+
+    site: SiteConfig
+    hub: HubConfig
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    microphone: MicrophoneConfig = field(default_factory=MicrophoneConfig)
+    speaker: SpeakerConfig = field(default_factory=SpeakerConfig)
+    state: StateConfig = field(default_factory=StateConfig)
+
+    @classmethod
+    def from_dict(
+        cls,
+        data: Mapping[str, Any],
+        source: str = "<dict>",
+        *,
+        base_dir: str | os.PathLike[str] | None = None,
+    ) -> Config:
+        """Validate a TOML-shaped mapping ({"site": {...}, "hub": {...}}); raise ConfigError.
+
+        Relative paths resolve against ``base_dir``, else ``source``'s directory (or the
+        working directory when ``source`` is a placeholder like "<dict>").
+        """
+        if not isinstance(data, Mapping):
+            raise ConfigError([ConfigIssue("", None, "must be a table of sections")], source)
+        return _from_dict(cls, data, source, f.Context(_base_dir(source, base_dir)))
+
+
+# --- entry points ----------------------------------------------------------------------------
+
+
+def parse_config(
+    text: str, source: str = "<string>", *, base_dir: str | os.PathLike[str] | None = None
+) -> Config:
+    """Parse TOML text into a Config; raise ConfigError listing every problem."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError([ConfigIssue("", None, f"TOML syntax error: {err}")], source) from err
+    except RecursionError as err:
+        raise ConfigError([ConfigIssue("", None, "TOML nested too deeply")], source) from err
+    return Config.from_dict(data, source, base_dir=base_dir)
+
+
+def load_config(path: str | os.PathLike[str] = DEFAULT_CONFIG_PATH) -> Config:
+    """Read and validate the config file at ``path``; raise ConfigError on any problem."""
+    source = os.fspath(path)
+    try:
+        data = Path(source).read_bytes()
+    except OSError as err:
+        raise ConfigError([ConfigIssue("", None, f"cannot read: {err.strerror}")], source) from err
+    try:
+        text = data.decode("utf-8-sig")  # tolerate the BOM some editors add
+    except UnicodeDecodeError as err:
+        rule = f"not valid UTF-8 (byte {err.start}); save the file as UTF-8"
+        raise ConfigError([ConfigIssue("", None, rule)], source) from err
+    return parse_config(text, source)
+
+
+def _summary(config: Config) -> list[str]:
+    hub, cam = config.hub, config.camera
+    return [
+        f"  site        {config.site.name}",
+        f"  hub         {hub.url}  room {hub.room}",
+        f"  room PIN    {f'from {hub.pin_file}' if hub.pin_file else 'none'}",
+        f"  token       {f'from {hub.token_file}' if hub.token_file else 'none'}",
+        f"  camera      {cam.device} {cam.width}x{cam.height} @ {cam.fps} fps",
+        f"  microphone  {config.microphone.device}",
+        f"  speaker     {config.speaker.device}, volume {config.speaker.volume}%",
+    ]
+
+
+def check_config_command(path: str = DEFAULT_CONFIG_PATH, out: TextIO = sys.stdout) -> int:
+    """``diemcau check-config``: print OK and a summary (exit 0) or every problem (exit 2)."""
+    try:
+        config = load_config(path)
+    except ConfigError as err:
+        print(err, file=out)
+        count = len(err.issues)
+        print(f"{count} problem{'s' if count != 1 else ''}: {path} is not valid", file=out)
+        return 2
+    print(f"OK: {path} is valid", file=out)
+    print("\n".join(_summary(config)), file=out)
+    return 0
