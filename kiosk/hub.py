@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import secrets
 import shutil
 import socket
@@ -165,4 +164,9 @@ class LocalHub:
 
 
 def interface_present(name: str = netns.INTERFACE) -> bool:
-    return os.path.exists(f"/sys/class/net/{name}")
+    """Whether *name* exists in this process's network namespace."""
+    try:
+        socket.if_nametoindex(name)
+    except OSError:
+        return False
+    return True
