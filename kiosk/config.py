@@ -176,12 +176,15 @@ def _closest(name: str, choices: list[str]) -> str | None:
     return partial[0] if len(partial) == 1 else None
 
 
-def _suggest(name: str, choices: Iterable[str], kind: str) -> str:
-    choices = list(choices)
+def _suggest(name: object, choices: Iterable[str], kind: str) -> str:
+    name, choices = str(name), list(choices)
     close = _closest(name, choices)
     if close is not None:
         return f"unknown {kind}; did you mean {close!r}?"
     return f"unknown {kind}; expected one of: {', '.join(choices)}"
+
+
+_Converted = tuple[dict[str, Any], list[ConfigIssue]]
 
 
 def _issues_from(key: str, raw: object, err: f.Invalid) -> list[ConfigIssue]:
@@ -192,25 +195,34 @@ def _issues_from(key: str, raw: object, err: f.Invalid) -> list[ConfigIssue]:
     return [ConfigIssue(key, raw, err.rule)]
 
 
-def _build_section(name: str, raw: object, ctx: f.Context, issues: list[ConfigIssue]) -> Any:
+def _convert_fields(name: str, raw: Mapping[str, object], ctx: f.Context) -> _Converted:
     cls, specs = _SCHEMA[name]
-    if not isinstance(raw, dict):
-        issues.append(ConfigIssue(name, raw, f"must be a table ([{name}])"))
-        return None
-    found = len(issues)
-    issues.extend(
-        ConfigIssue(f"{name}.{k}", None, _suggest(k, specs, "key")) for k in raw if k not in specs
-    )
     values: dict[str, Any] = {}
+    issues: list[ConfigIssue] = []
     for fld in fields(cls):
+        key = f"{name}.{fld.name}"
         if fld.name in raw:
             try:
                 values[fld.name] = specs[fld.name].convert(raw[fld.name], ctx)
             except f.Invalid as err:
-                issues.extend(_issues_from(f"{name}.{fld.name}", raw[fld.name], err))
-        elif fld.default is MISSING:
-            issues.append(ConfigIssue(f"{name}.{fld.name}", None, "missing — required"))
-    return cls(**values) if len(issues) == found else None
+                issues.extend(_issues_from(key, raw[fld.name], err))
+        elif fld.default is MISSING and fld.default_factory is MISSING:
+            issues.append(ConfigIssue(key, None, "missing — required"))
+    return values, issues
+
+
+def _build_section(name: str, raw: object, ctx: f.Context, issues: list[ConfigIssue]) -> Any:
+    """The section's dataclass, or None after appending its problems to ``issues``."""
+    if not isinstance(raw, Mapping):
+        issues.append(ConfigIssue(name, raw, f"must be a table ([{name}])"))
+        return None
+    cls, specs = _SCHEMA[name]
+    unknown = [
+        ConfigIssue(f"{name}.{k}", None, _suggest(k, specs, "key")) for k in raw if k not in specs
+    ]
+    values, problems = _convert_fields(name, raw, ctx)
+    issues.extend(unknown + problems)
+    return None if unknown or problems else cls(**values)
 
 
 def _base_dir(source: str, base_dir: str | os.PathLike[str] | None) -> Path:
@@ -223,7 +235,7 @@ def _base_dir(source: str, base_dir: str | os.PathLike[str] | None) -> Path:
 
 def _from_dict(cls: type[Config], data: Mapping[str, Any], source: str, ctx: f.Context) -> Config:
     issues = [
-        ConfigIssue(k, None, _suggest(k, _SCHEMA, "section")) for k in data if k not in _SCHEMA
+        ConfigIssue(str(k), None, _suggest(k, _SCHEMA, "section")) for k in data if k not in _SCHEMA
     ]
     sections = {name: _build_section(name, data.get(name, {}), ctx, issues) for name in _SCHEMA}
     if issues:

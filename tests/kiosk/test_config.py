@@ -385,6 +385,11 @@ def test_unknown_section_suggests_the_close_one() -> None:
     assert [str(i) for i in exc.value.issues] == ["camra: unknown section; did you mean 'camera'?"]
 
 
+def test_non_string_keys_are_reported_not_crashed_on() -> None:
+    found = issues({**minimal(), 5: {}, "hub": {**minimal()["hub"], 7: 1}})  # type: ignore[dict-item]
+    assert [i.key for i in found] == ["5", "hub.7"]
+
+
 def test_section_must_be_a_table() -> None:
     (issue,) = issues({**minimal(), "camera": 5})
     assert (issue.key, issue.value, issue.rule) == ("camera", 5, "must be a table ([camera])")
