@@ -1,0 +1,147 @@
+"""Wiring: configuration → devices → call → view-model → window, on one qasync loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PyQt6.QtCore import QtMsgType, QTimer, qInstallMessageHandler
+from PyQt6.QtWidgets import QApplication
+
+from devices import (
+    Camera,
+    Microphone,
+    Playout,
+    Speaker,
+    SyntheticMicrophone,
+    open_camera,
+    open_microphone,
+    open_speaker,
+)
+from endpoint import Call, HubSettings
+from kiosk.config import Config, ConfigError
+from ui import CallViewModel, KioskWindow, texts
+
+log = logging.getLogger(__name__)
+
+DEVICE_CHECK_MS = 2000
+
+
+def hub_settings(config: Config) -> HubSettings:
+    """The call's settings; secrets are read from their files now, never logged."""
+    hub = config.hub
+    return HubSettings(
+        url=hub.url, room=hub.room, display=config.site.name, pin=hub.read_pin(),
+        token=hub.read_token(), ca_file=str(hub.ca_file) if hub.ca_file else None,
+        ice_servers=tuple(hub.ice_servers), connect_timeout=hub.connect_timeout,
+    )
+
+
+@dataclass
+class Devices:
+    camera: Camera
+    microphone: Microphone
+    playout: Playout
+    speaker: Speaker
+
+    def start(self) -> None:
+        for device in (self.camera, self.microphone, self.speaker):
+            device.start()
+
+    def stop(self) -> None:
+        for device in (self.camera, self.microphone, self.speaker):
+            device.stop()
+
+    def problems(self) -> list[str]:
+        pairs = ((self.camera, texts.CAMERA_MISSING), (self.microphone, texts.MIC_MISSING),
+                 (self.speaker, texts.SPEAKER_MISSING))
+        return [text for device, text in pairs if device.error]
+
+
+def open_devices(config: Config) -> Devices:
+    cam, mic, spk = config.camera, config.microphone, config.speaker
+    playout = Playout()
+    microphone = (
+        SyntheticMicrophone(mic.tone_hz, wav=mic.wav_file) if mic.synthetic
+        else open_microphone(mic.device)
+    )
+    return Devices(
+        camera=open_camera(cam.device, config.site.name, cam.width, cam.height, cam.fps),
+        microphone=microphone,
+        playout=playout,
+        speaker=open_speaker(spk.device, playout, spk.volume),
+    )
+
+
+class KioskApp:
+    """The running kiosk: devices, the call and the window, started and stopped together."""
+
+    def __init__(self, config: Config, notice: str = "", join_allowed: bool = True) -> None:
+        self.config = config
+        self.devices = open_devices(config)
+        self.call = Call(self._settings(), self.devices.camera, self.devices.microphone,
+                         self.devices.playout)
+        self.model = CallViewModel(self.call)
+        self.window = KioskWindow(self.model, config.site.name, self.devices.camera.frames)  # type: ignore[arg-type]
+        self.window.join_button.setEnabled(join_allowed)
+        self._notice = notice
+        self._timer = QTimer()
+        self._timer.setInterval(DEVICE_CHECK_MS)
+        self._timer.timeout.connect(self._check_devices)
+
+    def _settings(self) -> HubSettings:
+        try:
+            return hub_settings(self.config)
+        except ConfigError as err:  # a secret file became unreadable after validation
+            log.error("%s", err)
+            self._notice = texts.CONFIG_BAD_NO_FALLBACK
+            return HubSettings(url=self.config.hub.url, room=self.config.hub.room,
+                               display=self.config.site.name)
+
+    def start(self, full_screen: bool = False) -> None:
+        self.devices.start()
+        self._check_devices()
+        self._timer.start()
+        if full_screen:
+            self.window.showFullScreen()
+        else:
+            self.window.resize(1280, 720)
+            self.window.show()
+
+    def _check_devices(self) -> None:
+        self.window.show_notice("\n".join(filter(None, [self._notice, *self.devices.problems()])))
+
+    async def stop(self) -> None:
+        self._timer.stop()
+        await self.call.leave()
+        self.devices.stop()
+        self.window.close()
+
+
+def _qt_message(kind: QtMsgType, context: object, message: str | None) -> None:
+    """Qt's own chatter goes to the log (debug), its warnings stay warnings."""
+    level = logging.WARNING if kind in (QtMsgType.QtCriticalMsg, QtMsgType.QtFatalMsg) else logging.DEBUG
+    logging.getLogger("qt").log(level, "%s", message)
+
+
+def headless_wanted(flag: bool) -> bool:
+    """Offscreen when asked, or when no display server is there to open a window on."""
+    return flag or not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def run_qt(main: Callable[[QApplication], "asyncio.Future[int] | object"], headless: bool) -> int:
+    """Run coroutine function *main(app)* on a qasync loop inside a QApplication."""
+    import qasync
+
+    if headless:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    qInstallMessageHandler(_qt_message)
+    app = QApplication.instance() or QApplication(["diemcau"])
+    app.setQuitOnLastWindowClosed(False)  # the coroutine decides when the app ends
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    with loop:
+        return int(loop.run_until_complete(main(app)) or 0)  # type: ignore[arg-type]

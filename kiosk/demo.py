@@ -1,0 +1,106 @@
+"""The embedded demo: a local hub, a synthetic far-end commune and this kiosk, joined.
+
+Runs inside a private network namespace when it can (the hub needs a non-loopback
+interface for media and the demo must reach nothing outside this machine).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import tempfile
+from pathlib import Path
+
+from PyQt6.QtWidgets import QApplication
+
+from devices import Playout, SyntheticCamera, SyntheticMicrophone
+from endpoint import Call, CallState, HubSettings
+from kiosk import netns
+from kiosk.app import KioskApp, headless_wanted, run_qt
+from kiosk.config import Config
+from kiosk.hub import LocalHub
+
+log = logging.getLogger(__name__)
+
+FAR_END_NAME = "Xã Nà Hỳ"
+DEMO_SITE_NAME = "Xã Bản Vẽ"
+
+
+def demo_config(hub: LocalHub, workdir: Path) -> Config:
+    """The kiosk's configuration for the demo; the room PIN goes in a 0600 file."""
+    pin_file = workdir / "room.pin"
+    pin_file.touch(mode=0o600)
+    pin_file.write_text(hub.room.pin + "\n")
+    return Config.from_dict(
+        {
+            "site": {"name": DEMO_SITE_NAME},
+            "hub": {"url": hub.url, "room": hub.room.room, "pin_file": str(pin_file)},
+            "state": {"dir": str(workdir / "state")},
+        },
+        source="<demo>",
+    )
+
+
+def far_end(hub: LocalHub) -> tuple[Call, SyntheticCamera]:
+    """A second, headless endpoint: test pattern and a voice-like signal."""
+    camera = SyntheticCamera(FAR_END_NAME, 640, 360, 15)
+    settings = HubSettings(url=hub.url, room=hub.room.room, display=FAR_END_NAME, pin=hub.room.pin)
+    return Call(settings, camera, SyntheticMicrophone(voice=True), Playout()), camera
+
+
+async def _demo(app: QApplication, hub: LocalHub, seconds: float | None, shot: Path | None) -> int:
+    remote, remote_camera = far_end(hub)
+    remote_camera.start()
+    await remote.join()
+    with tempfile.TemporaryDirectory(prefix="diemcau-demo-") as workdir:
+        kiosk = KioskApp(demo_config(hub, Path(workdir)))
+    kiosk.start()
+    kiosk.window.join_button.click()  # the officer's tap
+    return await _show(app, kiosk, remote, remote_camera, seconds, shot)
+
+
+async def _show(
+    app: QApplication, kiosk: KioskApp, remote: Call, remote_camera: SyntheticCamera,
+    seconds: float | None, shot: Path | None,
+) -> int:
+    try:
+        await _run_for(app, kiosk, seconds)
+        ok = kiosk.call.state is CallState.IN_MEETING
+        if shot is not None:
+            kiosk.window.grab().save(str(shot))
+            print(f"screenshot: {shot}")
+        _report(kiosk)
+        return 0 if ok else 1
+    finally:
+        await kiosk.stop()
+        await remote.leave()
+        remote_camera.stop()
+
+
+async def _run_for(app: QApplication, kiosk: KioskApp, seconds: float | None) -> None:
+    closed = asyncio.Event()
+    app.lastWindowClosed.connect(closed.set)
+    try:
+        await asyncio.wait_for(closed.wait(), seconds)
+    except asyncio.TimeoutError:
+        pass
+
+
+def _report(kiosk: KioskApp) -> None:
+    call = kiosk.call
+    print(f"call state: {call.state.value}")
+    for participant in call.participants.values():
+        print(f"remote room {participant.display!r}: {participant.video.seq} frames decoded")
+
+
+def demo(headless: bool, seconds: float | None, screenshot: str | None) -> int:
+    if not netns.inside() and netns.probe():
+        netns.exec_inside([sys.executable, "-m", "kiosk.cli", *sys.argv[1:]])
+    headless = headless_wanted(headless)
+    if headless and seconds is None:
+        seconds = 10.0
+    shot = Path(screenshot).resolve() if screenshot else None
+    interface = netns.INTERFACE if netns.inside() else ""
+    with LocalHub(interface=interface) as hub:
+        return run_qt(lambda app: _demo(app, hub, seconds, shot), headless)

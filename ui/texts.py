@@ -1,0 +1,44 @@
+"""Every word the room sees, in plain Vietnamese (no exception text reaches the TV)."""
+
+from __future__ import annotations
+
+from endpoint import CallState, FailReason
+
+JOIN = "Tham gia họp"
+LEAVE = "Rời họp"
+MUTE = "Tắt micro"
+UNMUTE = "Bật micro"
+RETRY = "Thử lại"
+MUTED_BADGE = "Micro đang tắt"
+SELF_VIEW = "Phòng mình"
+WAITING_FOR_ROOMS = "Đang chờ các điểm cầu khác vào họp…"
+CONFIG_BAD = "Tệp cấu hình có lỗi. Máy đang dùng cấu hình tốt gần nhất."
+CONFIG_BAD_NO_FALLBACK = "Tệp cấu hình có lỗi và chưa có cấu hình tốt nào để dùng. Hãy gọi kỹ thuật viên."
+CAMERA_MISSING = "Không tìm thấy camera. Hãy kiểm tra dây cắm camera."
+MIC_MISSING = "Không mở được micro. Hãy kiểm tra dây cắm micro."
+SPEAKER_MISSING = "Không mở được loa. Hãy kiểm tra loa và cáp âm thanh."
+
+STATE = {
+    CallState.IDLE: "Sẵn sàng. Chạm «Tham gia họp» để vào cuộc họp.",
+    CallState.CONNECTING: "Đang kết nối tới điểm cầu huyện…",
+    CallState.IN_MEETING: "Đang họp",
+    CallState.LEAVING: "Đang rời cuộc họp…",
+    CallState.FAILED: "Không vào được cuộc họp.",
+}
+
+FAILURE = {
+    FailReason.HUB_UNREACHABLE: "Không kết nối được tới điểm cầu huyện. Hãy kiểm tra mạng rồi thử lại.",
+    FailReason.TLS: "Không xác minh được máy chủ điểm cầu huyện (chứng chỉ bảo mật). Hãy gọi kỹ thuật viên.",
+    FailReason.WRONG_PIN: "Mã PIN phòng họp không đúng. Hãy gọi kỹ thuật viên để kiểm tra cấu hình.",
+    FailReason.NO_SUCH_ROOM: "Không tìm thấy phòng họp trên điểm cầu huyện. Có thể cuộc họp chưa mở.",
+    FailReason.ROOM_FULL: "Phòng họp đã đủ số điểm cầu. Hãy liên hệ điểm cầu huyện.",
+    FailReason.UNAUTHORIZED: "Điểm cầu huyện từ chối kết nối (sai mã xác thực). Hãy gọi kỹ thuật viên.",
+    FailReason.HUB_ERROR: "Điểm cầu huyện báo lỗi. Hãy thử lại sau ít phút.",
+    FailReason.PROTOCOL: "Điểm cầu huyện trả lời không đúng cách. Hãy thử lại sau ít phút.",
+    FailReason.MEDIA: "Không truyền được hình và tiếng. Hãy kiểm tra mạng rồi thử lại.",
+    FailReason.CONNECTION_LOST: "Mất kết nối tới điểm cầu huyện. Hãy kiểm tra mạng rồi thử lại.",
+}
+
+
+def failure_text(reason: FailReason | None) -> str:
+    return FAILURE.get(reason, STATE[CallState.FAILED]) if reason else STATE[CallState.FAILED]

@@ -1,0 +1,57 @@
+"""Video tiles: a remote room (newest decoded frame + its name) and the self view."""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QImage, QPixmap
+from PyQt6.QtWidgets import QFrame, QLabel, QVBoxLayout
+
+from devices import LatestFrame
+
+
+def rgb_image(rgb: np.ndarray) -> QImage:
+    """A QImage that owns a copy of an RGB24 array."""
+    rgb = np.ascontiguousarray(rgb)
+    height, width = rgb.shape[:2]
+    return QImage(rgb.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+
+
+def image_of(frame: object) -> QImage:
+    if isinstance(frame, av.VideoFrame):
+        return rgb_image(frame.to_ndarray(format="rgb24"))
+    return rgb_image(np.asarray(frame)[:, :, ::-1])  # BGR camera picture
+
+
+class VideoTile(QFrame):
+    """Shows the newest frame of a newest-wins slot, with a caption under it."""
+
+    def __init__(self, caption: str, slot: LatestFrame[object]) -> None:
+        super().__init__()
+        self.slot = slot
+        self.shown_seq = 0
+        self.picture = QLabel()
+        self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.picture.setMinimumSize(160, 90)
+        self.caption = QLabel(caption)
+        self.caption.setObjectName("caption")
+        self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.picture, 1)
+        layout.addWidget(self.caption)
+        self.setObjectName("tile")
+
+    def refresh(self) -> bool:
+        """Draw the newest frame if one arrived since the last call; True if drawn."""
+        frame, seq = self.slot.get()
+        if frame is None or seq == self.shown_seq:
+            return False
+        self.shown_seq = seq
+        image = image_of(frame).scaled(
+            self.picture.size(), Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation,
+        )
+        self.picture.setPixmap(QPixmap.fromImage(image))
+        return True

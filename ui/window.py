@@ -1,0 +1,129 @@
+"""The kiosk window: one big join button, the meeting on the TV, leave and mute."""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from devices import LatestFrame
+from endpoint import CallState
+from ui import texts
+from ui.meeting import MeetingView
+from ui.viewmodel import CallViewModel
+
+STYLE = """
+QWidget { background: #10151c; color: #f2f4f7; font-family: "Noto Sans", "DejaVu Sans"; }
+QLabel#title { font-size: 30px; font-weight: bold; }
+QLabel#status { font-size: 22px; color: #c9d4e3; }
+QLabel#notice { background: #7a5b00; font-size: 18px; padding: 8px; }
+QLabel#caption { font-size: 20px; background: #000000; padding: 2px; }
+QLabel#waiting { font-size: 26px; color: #9fb0c6; }
+QLabel#badge { background: #b3261e; font-size: 20px; padding: 6px 12px; border-radius: 6px; }
+QFrame#tile { background: #000000; border: 2px solid #2c3a4d; }
+QFrame#selfview { background: #000000; border: 2px solid #e0b000; }
+QPushButton { font-size: 26px; padding: 16px 28px; border-radius: 10px; background: #2c3a4d; }
+QPushButton#join { font-size: 44px; padding: 36px 72px; background: #1f7a3d; }
+QPushButton#leave { background: #b3261e; }
+"""
+
+
+class KioskWindow(QMainWindow):
+    """Full-screen window; everything it shows comes from the view-model."""
+
+    def __init__(self, model: CallViewModel, site_name: str, self_slot: LatestFrame[object]):
+        super().__init__()
+        self.model = model
+        self.setWindowTitle(f"diemcau — {site_name}")
+        self.setStyleSheet(STYLE)
+        self.title = self._label(site_name, "title")
+        self.status = self._label(model.status, "status")
+        self.notice = self._label("", "notice")
+        self.notice.setWordWrap(True)
+        self.notice.hide()
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self._home_page())
+        self.meeting = MeetingView(self_slot)
+        self.pages.addWidget(self._meeting_page())
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        for widget in (self.notice, self.title, self.status):
+            layout.addWidget(widget)
+        layout.addWidget(self.pages, 1)
+        self.setCentralWidget(central)
+        model.stateChanged.connect(self._on_state)
+        model.participantsChanged.connect(self._on_participants)
+        model.mutedChanged.connect(self._on_muted)
+        self._on_state(model.state, model.status)
+
+    @staticmethod
+    def _label(text: str, name: str) -> QLabel:
+        label = QLabel(text)
+        label.setObjectName(name)
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        return label
+
+    def _button(self, text: str, name: str, slot: object) -> QPushButton:
+        button = QPushButton(text)
+        button.setObjectName(name)
+        button.clicked.connect(slot)
+        return button
+
+    def _home_page(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        self.join_button = self._button(texts.JOIN, "join", self.model.join)
+        self.retry_button = self._button(texts.RETRY, "retry", self.model.join)
+        layout.addStretch(1)
+        layout.addWidget(self.join_button, 0, Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(self.retry_button, 0, Qt.AlignmentFlag.AlignCenter)
+        layout.addStretch(1)
+        return page
+
+    def _meeting_page(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.meeting, 1)
+        bar = QHBoxLayout()
+        self.badge = self._label(texts.MUTED_BADGE, "badge")
+        self.badge.hide()
+        self.mute_button = self._button(texts.MUTE, "mute", self.model.toggle_mute)
+        self.leave_button = self._button(texts.LEAVE, "leave", self.model.leave)
+        bar.addWidget(self.badge)
+        bar.addStretch(1)
+        bar.addWidget(self.mute_button)
+        bar.addWidget(self.leave_button)
+        layout.addLayout(bar)
+        return page
+
+    def show_notice(self, text: str) -> None:
+        """A standing banner (e.g. configuration errors) above everything else."""
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
+
+    def _on_state(self, state: CallState, status: str) -> None:
+        self.status.setText(status)
+        in_meeting = state in (CallState.IN_MEETING, CallState.LEAVING)
+        self.pages.setCurrentIndex(1 if in_meeting else 0)
+        self.join_button.setVisible(state in (CallState.IDLE, CallState.CONNECTING))
+        self.join_button.setEnabled(state is CallState.IDLE)
+        self.retry_button.setVisible(state is CallState.FAILED)
+        if in_meeting:
+            self.meeting.timer.start()
+        else:
+            self.meeting.timer.stop()
+
+    def _on_participants(self) -> None:
+        self.meeting.set_participants(self.model.participants)
+
+    def _on_muted(self, muted: bool) -> None:
+        self.mute_button.setText(texts.UNMUTE if muted else texts.MUTE)
+        self.badge.setVisible(muted)
