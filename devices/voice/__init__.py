@@ -1,0 +1,67 @@
+"""Voice director: auto-mute gate, direction of arrival and camera/mute policy for the mic array.
+
+Typical wiring (one array, 48 kHz capture, 10 ms blocks)::
+
+    processor = VoiceProcessor(VoiceConfig(array=ArrayGeometry.circular(4, 0.045),
+                                           exclusion=(AngleRange(225, 315),)))
+    director = Director(DirectorConfig(overview=CameraTarget("wide"), zones=..., exclusion=...))
+    for block in source.blocks():                       # MicArraySource (real or scripted)
+        frame = processor.process(block.mics, block.ref, block.t, block.rate)
+        decision = director.update(block.t, gate=frame.gate.state, speech=frame.gate.speech,
+                                   far_end=frame.gate.far_end, doa=frame.doa,
+                                   warnings=tuple(map(str, frame.faults)))
+        # multiply the outgoing audio by frame.gate.gain unless decision.mic is MUTED;
+        # show decision.mic (AUTO_MUTED differs from MUTED); frame decision.target.
+
+The gate and the DOA work internally at 16 kHz on 10 ms frames; capture may be 48 or 16 kHz.
+Angles are degrees counter-clockwise from mic 0's axis, in the table plane.
+"""
+
+from devices.voice._checks import FaultKind, InputChecker, InputFault
+from devices.voice._config import (
+    AngleRange,
+    ArrayGeometry,
+    CameraTarget,
+    CropRect,
+    DirectorConfig,
+    DoaConfig,
+    GateConfig,
+    VoiceConfig,
+    Zone,
+)
+from devices.voice._director import Decision, Director, MicState
+from devices.voice._doa import DoaEstimate, DoaEstimator, angle_diff
+from devices.voice._gate import GateFrame, GateState, VoiceGate
+from devices.voice._micarray import MicArraySource, MicBlock, ScriptedMicArray, read_wav, write_wav
+from devices.voice._processor import VoiceFrame, VoiceProcessor
+
+__all__ = [
+    "AngleRange",
+    "ArrayGeometry",
+    "CameraTarget",
+    "CropRect",
+    "Decision",
+    "Director",
+    "DirectorConfig",
+    "DoaConfig",
+    "DoaEstimate",
+    "DoaEstimator",
+    "FaultKind",
+    "GateConfig",
+    "GateFrame",
+    "GateState",
+    "InputChecker",
+    "InputFault",
+    "MicArraySource",
+    "MicBlock",
+    "MicState",
+    "ScriptedMicArray",
+    "VoiceConfig",
+    "VoiceFrame",
+    "VoiceGate",
+    "VoiceProcessor",
+    "Zone",
+    "angle_diff",
+    "read_wav",
+    "write_wav",
+]

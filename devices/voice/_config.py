@@ -1,0 +1,214 @@
+"""Frozen, bounds-checked configuration for the voice gate, DOA and director.
+
+Every check raises ``ValueError`` naming ``section.field``, the value and the rule, so a TOML
+loader can collect and show them as they are.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+SAMPLE_RATES = (16000, 48000)
+
+
+def check_range(where: str, value: float, lo: float, hi: float) -> None:
+    """Raise ``ValueError`` unless ``lo <= value <= hi``."""
+    if not (isinstance(value, int | float) and lo <= value <= hi):
+        raise ValueError(f"{where} = {value!r}: must be between {lo:g} and {hi:g}")
+
+
+def check_choice(where: str, value: object, choices: tuple[object, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{where} = {value!r}: must be one of {', '.join(map(str, choices))}")
+
+
+@dataclass(frozen=True)
+class ArrayGeometry:
+    """Microphone positions in metres in the table plane, relative to the array centre.
+
+    Angles everywhere are degrees counter-clockwise from the +x axis (mic 0 of a circular array).
+    """
+
+    positions: tuple[tuple[float, float], ...]
+
+    def __post_init__(self) -> None:
+        check_range("array.channels", len(self.positions), 2, 16)
+        for i, (x, y) in enumerate(self.positions):
+            check_range(f"array.positions[{i}]", math.hypot(x, y), 0.0, 0.25)
+        if self.aperture_m() < 0.02:
+            raise ValueError(f"array.positions: aperture {self.aperture_m():.3f} m < 0.02 m")
+
+    @classmethod
+    def circular(cls, n: int, radius_m: float, first_deg: float = 0.0) -> ArrayGeometry:
+        """``n`` mics evenly on a circle, mic 0 at ``first_deg``, counter-clockwise."""
+        check_range("array.radius_m", radius_m, 0.01, 0.25)
+        check_range("array.channels", n, 2, 16)
+        angles = [math.radians(first_deg + 360.0 * i / n) for i in range(n)]
+        return cls(tuple((radius_m * math.cos(a), radius_m * math.sin(a)) for a in angles))
+
+    @property
+    def channels(self) -> int:
+        return len(self.positions)
+
+    def aperture_m(self) -> float:
+        return max(
+            math.dist(a, b) for i, a in enumerate(self.positions) for b in self.positions[i + 1 :]
+        )
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """Auto-mute gate. Internally everything runs at 16 kHz on 10 ms frames.
+
+    attack_ms: speech evidence needed before opening; hold_ms: time kept open after the last
+    evidence (so word endings are not clipped); release_ms: gain ramp down after the hold.
+    margin_db: how far the (echo-compensated) band level must rise above the adaptive noise
+    statistics; vad_mode: webrtcvad aggressiveness 0-3 (the level cue does the hard work).
+    """
+
+    enabled: bool = True
+    sample_rate: int = 48000
+    vad_mode: int = 2
+    attack_ms: int = 20
+    hold_ms: int = 400
+    release_ms: int = 100
+    margin_db: float = 3.0
+    min_excess_db: float = 5.0
+    echo_margin_db: float = 6.0
+
+    def __post_init__(self) -> None:
+        check_choice("gate.sample_rate", self.sample_rate, SAMPLE_RATES)
+        check_range("gate.vad_mode", self.vad_mode, 0, 3)
+        check_range("gate.attack_ms", self.attack_ms, 10, 200)
+        check_range("gate.hold_ms", self.hold_ms, 100, 1500)
+        check_range("gate.release_ms", self.release_ms, 10, 1000)
+        check_range("gate.margin_db", self.margin_db, 0.0, 20.0)
+        check_range("gate.min_excess_db", self.min_excess_db, 0.0, 30.0)
+        check_range("gate.echo_margin_db", self.echo_margin_db, 0.0, 30.0)
+
+
+@dataclass(frozen=True)
+class DoaConfig:
+    """Direction of arrival: SRP-PHAT over all mic pairs on speech-only blocks.
+
+    block_s: speech time gathered per estimate (0.25-1 s); max_gap_s: a silence longer than this
+    starts a new block, so one estimate never mixes two turns.
+    """
+
+    block_s: float = 0.25
+    max_gap_s: float = 0.3
+    min_freq_hz: float = 300.0
+    max_freq_hz: float = 6000.0
+    resolution_deg: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_range("doa.block_s", self.block_s, 0.25, 1.0)
+        check_range("doa.max_gap_s", self.max_gap_s, 0.05, 2.0)
+        check_range("doa.min_freq_hz", self.min_freq_hz, 100.0, 2000.0)
+        check_range("doa.max_freq_hz", self.max_freq_hz, self.min_freq_hz + 500.0, 7900.0)
+        check_range("doa.resolution_deg", self.resolution_deg, 0.5, 10.0)
+
+
+@dataclass(frozen=True)
+class AngleRange:
+    """Degrees from ``start_deg`` counter-clockwise to ``end_deg`` (may wrap through 0)."""
+
+    start_deg: float
+    end_deg: float
+
+    def __post_init__(self) -> None:
+        check_range("zone.start_deg", self.start_deg, -360.0, 360.0)
+        check_range("zone.end_deg", self.end_deg, -360.0, 360.0)
+
+    def contains(self, angle_deg: float) -> bool:
+        span = (self.end_deg - self.start_deg) % 360.0 or 360.0
+        return (angle_deg - self.start_deg) % 360.0 <= span
+
+
+@dataclass(frozen=True)
+class CropRect:
+    """Crop of a wide camera in normalised coordinates (0..1), for digital pan/zoom."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+
+    def __post_init__(self) -> None:
+        for name in ("x", "y", "w", "h"):
+            check_range(f"crop.{name}", getattr(self, name), 0.0, 1.0)
+        check_range("crop.w", self.w, 0.05, 1.0 - self.x)
+        check_range("crop.h", self.h, 0.05, 1.0 - self.y)
+
+
+@dataclass(frozen=True)
+class CameraTarget:
+    """What the outgoing picture shows: a camera, optionally cropped."""
+
+    camera: str
+    crop: CropRect | None = None
+
+    def __post_init__(self) -> None:
+        if not self.camera:
+            raise ValueError("camera: name must not be empty")
+
+
+@dataclass(frozen=True)
+class Zone:
+    """A seating area: talkers whose direction falls in ``angles`` are shown with ``target``."""
+
+    name: str
+    angles: AngleRange
+    target: CameraTarget
+
+
+@dataclass(frozen=True)
+class DirectorConfig:
+    """Camera switching policy. Times in seconds.
+
+    switch_after_s: speech from a zone needed before cutting to it (within evidence_window_s);
+    overview_after_s: silence before going back to the overview; min_dwell_s: no cut sooner
+    than this after the previous one; exclusion: directions never followed (TV, loudspeakers).
+    """
+
+    overview: CameraTarget
+    zones: tuple[Zone, ...] = ()
+    exclusion: tuple[AngleRange, ...] = ()
+    auto_mute: bool = True
+    auto_camera: bool = True
+    switch_after_s: float = 0.5
+    evidence_window_s: float = 2.0
+    overview_after_s: float = 10.0
+    min_dwell_s: float = 2.5
+    min_confidence: float = 0.2
+
+    def __post_init__(self) -> None:
+        check_range("director.switch_after_s", self.switch_after_s, 0.1, 1.0)
+        check_range("director.evidence_window_s", self.evidence_window_s, 0.5, 10.0)
+        if self.evidence_window_s < self.switch_after_s:
+            raise ValueError(
+                f"director.evidence_window_s = {self.evidence_window_s!r}: must be at least "
+                f"director.switch_after_s ({self.switch_after_s!r})"
+            )
+        check_range("director.overview_after_s", self.overview_after_s, 1.0, 120.0)
+        check_range("director.min_dwell_s", self.min_dwell_s, 0.0, 30.0)
+        check_range("director.min_confidence", self.min_confidence, 0.0, 1.0)
+        verify_zone_names(self.zones)
+
+
+def verify_zone_names(zones: tuple[Zone, ...]) -> None:
+    names = [z.name for z in zones]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes or "" in names:
+        raise ValueError(f"director.zones: names must be unique and non-empty, got {names!r}")
+
+
+@dataclass(frozen=True)
+class VoiceConfig:
+    """Everything the voice pipeline needs, in one object."""
+
+    array: ArrayGeometry
+    gate: GateConfig = field(default_factory=GateConfig)
+    doa: DoaConfig = field(default_factory=DoaConfig)
+    exclusion: tuple[AngleRange, ...] = ()

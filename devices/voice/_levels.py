@@ -1,0 +1,149 @@
+"""Level models behind the gate: the far-end echo predictor and the adaptive noise statistics.
+
+Both work on band powers of 10 ms frames (see ``_dsp.band_matrix``).
+
+EchoModel predicts, per band, how much of the playout reference comes back into the microphone:
+a non-negative FIR over the last ``lags`` frames of reference band power, adapted by NLMS only
+while the far end plays and the room is quiet. Working on powers (not waveforms) makes it
+immune to phase and small clock drift; it is a detector's echo model, not a canceller.
+
+NoiseModel keeps the noise spectrum (slow average of band power while the gate is closed) and
+the recent distribution of the frame's level above that spectrum; the opening threshold is a
+high percentile of that distribution, so steady fans get a low threshold and babble or music,
+which fluctuate, get a higher one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from devices.voice._dsp import F64
+
+
+class EchoModel:
+    """Per-band power-domain echo path estimate from the playout reference."""
+
+    def __init__(self, bands: int, lags: int = 40, step: float = 0.2) -> None:
+        self._hist = np.zeros((lags, bands))
+        self._h = np.zeros((lags, bands))
+        self._step = step
+        self.updates = 0
+
+    def predict(self, ref_power: F64) -> F64:
+        """Push this frame's reference band power; return the predicted echo band power."""
+        self._hist = np.roll(self._hist, 1, axis=0)
+        self._hist[0] = ref_power
+        return np.asarray(np.sum(self._h * self._hist, axis=0))
+
+    def adapt(self, echo_power: F64, predicted: F64) -> None:
+        """NLMS step toward ``echo_power`` (mic band power minus noise, far end only)."""
+        err = echo_power - predicted
+        norm = np.sum(self._hist**2, axis=0) + 1e-12
+        self._h = np.maximum(self._h + self._step * self._hist * (err / norm), 0.0)
+        self.updates += 1
+
+    @property
+    def history_active(self) -> bool:
+        return bool(np.any(self._hist > 0))
+
+
+K_MIN = 1.3
+K_MAX = 3.5
+QUIET_PERCENTILE = 99.0
+
+
+@dataclass(frozen=True)
+class LevelStats:
+    """Robust mean and spread (dB) of one level feature over the noise history."""
+
+    mean_db: float = 0.0
+    spread_db: float = 1.0
+
+
+def robust_stats(levels: F64) -> LevelStats:
+    """Mean and spread from the 2nd and 12th percentiles, assuming a roughly normal level in dB.
+
+    Near speech occupies the upper part of the distribution and hardly moves low percentiles,
+    so no speech decision is needed and the estimate cannot run away.
+    """
+    lo, hi = np.percentile(levels, [2, 12])
+    spread = max(float(hi - lo) / 0.879, 0.5)
+    return LevelStats(float(hi) + 1.175 * spread, spread)
+
+
+class NoiseModel:
+    """Noise spectrum and noise statistics of two level features, without speech decisions.
+
+    The spectrum is the 10th percentile of each band's log power over the last ``frames``, so
+    it follows a rising noise even while the gate is open: the gate cannot lock itself out.
+    Two whitened levels are measured against it: broadband (power sum ratio; best against
+    babble, which shares the speech spectrum) and mean log band ratio (best against tonal music
+    and hum, which fill few bands). Their statistics are recomputed over the same history against
+    the current spectrum, so fluctuating noise raises the opening threshold and steady noise
+    lowers it.
+    """
+
+    def __init__(
+        self, bands: int, frames: int = 1000, every: int = 10, quiet_frames: int = 400
+    ) -> None:
+        self._log = np.zeros((frames, bands))
+        self._every = every
+        self._count = 0
+        self.spectrum = np.ones(bands)
+        self.stats = (LevelStats(), LevelStats())
+        self._quiet = np.zeros((quiet_frames, 2))
+        self._quiet_count = 0
+        self._quiet_top = (0.0, 0.0)
+
+    @property
+    def ready(self) -> bool:
+        return self._count >= 50
+
+    def levels_db(self, power: F64) -> tuple[float, float]:
+        """(broadband, mean-log) level of ``power`` over the noise spectrum, dB."""
+        log = 10.0 * np.log10(np.maximum(power, 1e-14))
+        broad, mlog = self._levels(log[None, :])
+        return float(broad[0]), float(mlog[0])
+
+    def _levels(self, log: F64) -> tuple[F64, F64]:
+        spec_log = 10.0 * np.log10(np.maximum(self.spectrum, 1e-14))
+        broad = 10.0 * np.log10(np.sum(10.0 ** (log / 10.0), axis=1) / np.sum(self.spectrum))
+        return broad, np.mean(log - spec_log, axis=1)
+
+    def learn(self, power: F64) -> None:
+        """Feed every frame that is not dominated by far-end echo."""
+        self._log[self._count % self._log.shape[0]] = 10.0 * np.log10(np.maximum(power, 1e-14))
+        self._count += 1
+        if self._count % self._every == 0 or self._count < 30:
+            hist = self._log[: min(self._count, self._log.shape[0])]
+            self.spectrum = 10.0 ** (np.percentile(hist, 10, axis=0) / 10.0)
+            self.stats = tuple(robust_stats(lv) for lv in self._levels(hist))  # type: ignore[assignment]
+
+    def learn_quiet(self, levels: tuple[float, float]) -> None:
+        """Feed the levels of a frame the gate judged free of near-end speech."""
+        self._quiet[self._quiet_count % self._quiet.shape[0]] = levels
+        self._quiet_count += 1
+        if self._quiet_count % self._every == 0:
+            n = min(self._quiet_count, self._quiet.shape[0])
+            top = np.percentile(self._quiet[:n], QUIET_PERCENTILE, axis=0)
+            self._quiet_top = (float(top[0]), float(top[1]))
+
+    def thresholds(
+        self, margin_db: float, min_excess_db: float, relax_db: float = 0.0
+    ) -> tuple[float, float]:
+        """Opening threshold per level feature (dB over the noise spectrum).
+
+        The top of the recently observed quiet levels plus ``margin_db``, clamped to the
+        decision-free statistics: never below mean + max(min_excess_db, K_MIN spreads), never
+        above mean + K_MAX spreads, so missed speech cannot ratchet the threshold up forever.
+        ``relax_db`` lowers it (not below the floor) to keep an open gate open.
+        """
+        out = []
+        for st, top in zip(self.stats, self._quiet_top, strict=True):
+            lo = st.mean_db + max(min_excess_db, K_MIN * st.spread_db)
+            hi = max(lo, st.mean_db + K_MAX * st.spread_db)
+            learned = top + margin_db if self._quiet_count >= 100 else hi
+            out.append(max(min(max(learned, lo), hi) - relax_db, lo))
+        return out[0], out[1]

@@ -1,0 +1,111 @@
+"""The voice pipeline for one microphone array: input checks -> 16 kHz -> gate + DOA.
+
+Feed each capture block (frames x channels, float32 in [-1, 1], at ``gate.sample_rate``,
+normally 48 kHz) with the playout reference block of the same duration. Internally the
+gate and the direction finder run at 16 kHz on 10 ms frames; one ``VoiceFrame`` comes out
+per block. Pure computation, no threads: call it from the audio callback's consumer.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from devices.voice._checks import InputChecker, InputFault
+from devices.voice._config import VoiceConfig
+from devices.voice._doa import DoaEstimate, DoaEstimator, FrameDirection
+from devices.voice._dsp import FRAME, RATE, Decimator, Framer
+from devices.voice._gate import GateFrame, GateState, VoiceGate
+
+log = logging.getLogger(__name__)
+
+VETO_CONFIDENCE = 0.3
+
+
+@dataclass(frozen=True)
+class VoiceFrame:
+    """What the array heard in one block.
+
+    gate: the auto-mute verdict; doa: a direction when a speech block completed in this
+    block (else None); direction_deg / direction_conf: coarse direction of the last ~50 ms;
+    faults: bad-input problems (the gate is then FAILSAFE_OPEN).
+    """
+
+    gate: GateFrame
+    doa: DoaEstimate | None
+    direction_deg: float
+    direction_conf: float
+    faults: tuple[InputFault, ...] = ()
+
+
+class VoiceProcessor:
+    """Gate + direction finder for one array; see the module docstring."""
+
+    def __init__(self, config: VoiceConfig) -> None:
+        self.config = config
+        channels = config.array.channels
+        self._checker = InputChecker(channels, config.gate.sample_rate)
+        self._gate = VoiceGate(config.gate)
+        self._doa = DoaEstimator(config.array, config.doa)
+        self._direction = FrameDirection(config.array, config.doa)
+        self._framer = Framer(channels)
+        self._decimator = Decimator(channels + 1) if config.gate.sample_rate != RATE else None
+        self._pending = np.zeros((0, channels + 1))
+        self._last = VoiceFrame(self._gate.failsafe(0.0, ("start",)), None, 0.0, 0.0)
+
+    def process(
+        self,
+        block: npt.NDArray[np.floating],
+        ref: npt.NDArray[np.floating] | None,
+        t: float,
+        rate: int | None = None,
+    ) -> VoiceFrame:
+        """Feed one capture block taken at time ``t`` (seconds, monotonic clock)."""
+        rate = self.config.gate.sample_rate if rate is None else rate
+        faults = self._checker.check(np.asarray(block), rate, t)
+        if faults and np.asarray(block).shape[-1:] != (self.config.array.channels,):
+            self._last = VoiceFrame(self._gate.failsafe(t, faults), None, 0.0, 0.0, faults)
+            return self._last
+        if faults and faults[0].kind.value in ("sample_rate", "malformed"):
+            self._last = VoiceFrame(self._gate.failsafe(t, faults), None, 0.0, 0.0, faults)
+            return self._last
+        self._feed(np.asarray(block, dtype=np.float64), ref, t, faults)
+        return self._last
+
+    def _feed(
+        self,
+        block: npt.NDArray[np.float64],
+        ref: npt.NDArray[np.floating] | None,
+        t: float,
+        faults: tuple[InputFault, ...],
+    ) -> None:
+        far = np.zeros(block.shape[0]) if ref is None else np.asarray(ref, np.float64).reshape(-1)
+        if far.size != block.shape[0]:
+            far = np.resize(far, block.shape[0])
+        both = np.concatenate([block, far[:, None]], axis=1)
+        if self._decimator is not None:
+            both = self._decimator.process(both)
+        self._pending = np.concatenate([self._pending, both], axis=0)
+        while self._pending.shape[0] >= FRAME:
+            frame, self._pending = self._pending[:FRAME], self._pending[FRAME:]
+            self._last = self._frame(frame, t, faults)
+
+    def _frame(self, frame: npt.NDArray[np.float64], t: float, faults: tuple[InputFault, ...]) -> VoiceFrame:
+        mics = frame[:, :-1]
+        spectra = self._framer.push(mics)
+        angle, conf = self._direction.push(spectra)
+        veto = conf >= VETO_CONFIDENCE and any(z.contains(angle) for z in self.config.exclusion)
+        mono = np.mean(mics, axis=1)
+        pair = np.stack([mono, frame[:, -1]], axis=1)
+        gate = self._gate.process_16k(pair, t, veto=veto and self._gate.far_end, faults=faults)
+        doa = None
+        if not faults:
+            doa = self._doa.push(spectra, gate.speech, t)
+        return VoiceFrame(gate, doa, angle, conf, faults)
+
+    @property
+    def gate_state(self) -> GateState:
+        return self._last.gate.state
