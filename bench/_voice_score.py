@@ -1,0 +1,163 @@
+"""Run the voice pipeline (and plain webrtcvad baselines) over a corpus clip and score it.
+
+Frame masks (10 ms):
+  near      labelled near speech (any of the four talkers)
+  noise     no near speech now or in the previous TAIL_S (hold + release + room reverb), and,
+            in the echo condition, no far end either: what the gate must keep shut
+  echo      far end audible, no near speech now or in the previous TAIL_S
+The first WARMUP_S of each clip (the gate learning the room) is scored too.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import webrtcvad
+
+from bench._voice_corpus import FRAME, Clip
+from devices.voice import (
+    AngleRange,
+    ArrayGeometry,
+    CameraTarget,
+    Director,
+    DirectorConfig,
+    DoaEstimate,
+    GateConfig,
+    VoiceConfig,
+    VoiceProcessor,
+    Zone,
+    angle_diff,
+)
+from devices.voice._dsp import Decimator, to_int16_bytes
+
+TAIL_S = 0.6
+FLAP_S = 3.0
+EXCLUSION = (AngleRange(225.0, 315.0),)
+ZONES = tuple(
+    Zone(f"z{k}", AngleRange(lo, hi), CameraTarget("wide", None))
+    for k, (lo, hi) in enumerate(((-30.0, 45.0), (45.0, 90.0), (90.0, 135.0), (135.0, 210.0)))
+)
+
+
+@dataclass
+class Run:
+    """Per-frame outputs of one pipeline run."""
+
+    open: np.ndarray
+    zone: list[str | None]
+    doa: list[DoaEstimate] = field(default_factory=list)
+    faults: int = 0
+
+
+def voice_config(clip: Clip, gate: GateConfig | None = None) -> VoiceConfig:
+    geo = ArrayGeometry(tuple((float(x), float(y)) for x, y in clip.array.offsets()))
+    return VoiceConfig(array=geo, gate=gate or GateConfig(), exclusion=EXCLUSION)
+
+
+def director_config() -> DirectorConfig:
+    return DirectorConfig(overview=CameraTarget("wide"), zones=ZONES, exclusion=EXCLUSION)
+
+
+def run_pipeline(clip: Clip, gate: GateConfig | None = None) -> Run:
+    proc = VoiceProcessor(voice_config(clip, gate))
+    director = Director(director_config(), clock=lambda: 0.0)
+    frames = clip.mics.shape[0] // FRAME
+    run = Run(np.zeros(frames, bool), [])
+    for k in range(frames):
+        sl = slice(k * FRAME, (k + 1) * FRAME)
+        t = k / 100
+        vf = proc.process(clip.mics[sl], clip.ref[sl], t)
+        run.open[k] = vf.gate.gain > 0
+        run.faults += bool(vf.faults)
+        if vf.doa is not None:
+            run.doa.append(vf.doa)
+        g = vf.gate
+        dec = director.update(t, gate=g.state, speech=g.speech, far_end=g.far_end, doa=vf.doa)
+        run.zone.append(dec.zone)
+    return run
+
+
+def vad_baseline(clip: Clip, mode: int) -> np.ndarray:
+    """Plain webrtcvad on 30 ms frames of the 16 kHz channel mean, spread to 10 ms frames."""
+    mono = Decimator(1).process(np.mean(clip.mics, axis=1, keepdims=True))[:, 0]
+    vad = webrtcvad.Vad(mode)
+    frames = clip.mics.shape[0] // FRAME
+    out = np.zeros(frames, bool)
+    for k in range(0, frames - 2, 3):
+        out[k : k + 3] = vad.is_speech(to_int16_bytes(mono[k * 160 : (k + 3) * 160]), 16000)
+    return out
+
+
+def masks(clip: Clip, frames: int) -> dict[str, np.ndarray]:
+    lab = clip.labels
+    near = lab.near[:frames]
+    tail = np.convolve(near, np.ones(int(TAIL_S * 100) + 1), "full")[:frames] > 0
+    echo = lab.echo[:frames] if clip.noise == "echo" else np.zeros(frames, bool)
+    return {"near": near, "noise": ~tail & ~echo, "echo": echo & ~tail}
+
+
+def gate_scores(clip: Clip, is_open: np.ndarray) -> dict[str, float]:
+    m = masks(clip, is_open.size)
+    return {k: _share(is_open, m[k]) for k in ("near", "noise", "echo")}
+
+
+def _share(is_open: np.ndarray, mask: np.ndarray) -> float:
+    return float(np.mean(is_open[mask])) if mask.any() else math.nan
+
+
+def doa_errors(clip: Clip, estimates: list[DoaEstimate]) -> np.ndarray:
+    """Error of each estimate whose block lies (>= 80 %) in one talker's speech."""
+    talker = clip.labels.talker
+    errs = []
+    for e in estimates:
+        ids = talker[int(e.t_start * 100) : int(e.t_end * 100) + 1]
+        ids = ids[ids >= 0]
+        if ids.size == 0:
+            continue
+        who = np.bincount(ids).argmax()
+        if np.mean(ids == who) >= 0.8:
+            errs.append(angle_diff(e.angle_deg, clip.talker_angles[who]))
+    return np.asarray(errs)
+
+
+def turns(clip: Clip, min_gap_s: float = 0.5) -> list[tuple[float, float, int]]:
+    """(onset_s, end_s, talker) of each turn: one talker's speech with gaps < ``min_gap_s``."""
+    talker = clip.labels.talker
+    out: list[tuple[float, float, int]] = []
+    for k in np.flatnonzero(talker >= 0):
+        who = int(talker[k])
+        if out and out[-1][2] == who and k / 100 - out[-1][1] < min_gap_s:
+            out[-1] = (out[-1][0], k / 100, who)
+        else:
+            out.append((k / 100, k / 100, who))
+    return out
+
+
+def director_scores(clip: Clip, zones: list[str | None]) -> dict[str, float]:
+    lat = []
+    for onset, end, who in turns(clip):
+        want = _zone_of(clip.talker_angles[who])
+        k0 = int(onset * 100)
+        if k0 >= len(zones) or zones[k0] == want:
+            continue
+        hit = next((k for k in range(k0, min(len(zones), int(end * 100) + 50)) if zones[k] == want), None)
+        lat.append(math.inf if hit is None else (hit - k0) / 100)
+    cuts = [k for k in range(1, len(zones)) if zones[k] != zones[k - 1]]
+    flaps = sum(
+        1 for a, b in zip(cuts, cuts[1:], strict=False) if (b - a) / 100 < FLAP_S and zones[b] == zones[a - 1]
+    )
+    minutes = len(zones) / 6000
+    arr = np.asarray(lat) if lat else np.asarray([math.nan])
+    return {
+        "latency_median": float(np.median(arr)),
+        "latency_max": float(np.max(arr)),
+        "switched_within_1s": float(np.mean(arr <= 1.0)),
+        "turns": float(len(lat)),
+        "flaps_per_min": flaps / minutes,
+    }
+
+
+def _zone_of(angle: float) -> str | None:
+    return next((z.name for z in ZONES if z.angles.contains(angle)), None)

@@ -1,0 +1,123 @@
+"""Evaluation harness for the voice director (auto-mute gate, DOA, camera director).
+
+    python bench/voice.py [--quick] [--seed N] [--cache DIR]
+
+Builds the seeded corpus (bench/_voice_corpus.py: espeak-ng talkers in a simulated reverberant
+room, 4- and 6-mic circular arrays, fan / babble / music / far-end echo at 20/10/5/0 dB), runs
+the gate + DOA + director and plain webrtcvad (modes 0-3, 30 ms frames) on every condition and
+prints ``metric: value unit`` lines, then the issue's targets as met / missed.
+Needs: scipy, pyroomacoustics (the ``bench`` extras) and the espeak-ng binary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import _voice_corpus as corpus  # noqa: E402
+from bench import _voice_score as score  # noqa: E402
+
+SNRS = (20.0, 10.0, 5.0, 0.0)
+NOISES = ("fan", "babble", "music", "echo")
+EXTRA = (("echo", -10.0),)  # far end 10 dB louder than the near talker at the array
+
+
+def conditions(quick: bool) -> list[tuple[corpus.ArraySpec, str, float]]:
+    out = []
+    for array in corpus.ARRAYS:
+        snrs = SNRS if not quick or array.n == 4 else (10.0, 5.0)
+        out += [(array, n, s) for n in NOISES for s in snrs]
+        out += [(array, n, s) for n, s in EXTRA]
+    return out
+
+
+def emit(name: str, value: float, unit: str) -> None:
+    text = "n/a" if math.isnan(value) else (f"{value:.3f}" if abs(value) < 100 else f"{value:.0f}")
+    print(f"{name}: {text} {unit}", flush=True)
+
+
+def evaluate(clip: corpus.Clip) -> dict[str, float]:
+    run = score.run_pipeline(clip)
+    res = {f"gate.{k}": v for k, v in score.gate_scores(clip, run.open).items()}
+    errs = score.doa_errors(clip, run.doa)
+    res["doa.median_error"] = float(np.median(errs)) if errs.size else math.nan
+    res["doa.estimates"] = float(errs.size)
+    res.update({f"director.{k}": v for k, v in score.director_scores(clip, run.zone).items()})
+    for mode in range(4):
+        base = score.gate_scores(clip, score.vad_baseline(clip, mode))
+        res.update({f"vad{mode}.{k}": v for k, v in base.items()})
+    return res
+
+
+UNITS = {"latency": "s", "error": "deg", "flaps": "1/min", "estimates": "count", "turns": "count"}
+LABELS = {"near": "speech_recall", "noise": "noise_open", "echo": "echo_open"}
+
+
+def report(name: str, res: dict[str, float]) -> None:
+    for key, value in res.items():
+        head, _, tail = key.partition(".")
+        unit = next((u for k, u in UNITS.items() if k in tail), "ratio")
+        emit(f"{name}/{head}.{LABELS.get(tail, tail)}", value, unit)
+
+
+def targets(results: dict[str, dict[str, float]]) -> list[tuple[str, float, str, bool]]:
+    """(description, measured, rule, met) for each of the issue's targets."""
+
+    def worst(key: str, pick: str, cond: str) -> float:
+        vals = [r[key] for n, r in results.items() if cond in n and not math.isnan(r[key])]
+        if not vals:
+            return math.nan
+        return min(vals) if pick == "min" else max(vals)
+
+    rows = []
+    for snr in ("/20dB", "/10dB"):
+        v = worst("gate.near", "min", snr)
+        rows.append((f"speech recall, worst condition at {snr[1:]}", v, ">= 0.97", v >= 0.97))
+    for noise, limit in (("babble", 0.10), ("fan", 0.02), ("music", 0.02)):
+        v = worst("gate.noise", "max", f"/{noise}/10dB")
+        rows.append((f"gate open on {noise}-only time at 10 dB", v, f"<= {limit}", v <= limit))
+    v = worst("gate.echo", "max", "/echo/10dB")
+    rows.append(("gate open on echo-only time at 10 dB", v, "<= 0.02", v <= 0.02))
+    v = worst("doa.median_error", "max", "circ4/babble/5dB")
+    rows.append(("DOA median error, babble 5 dB, 4-mic", v, "<= 5 deg", v <= 5.0))
+    v = worst("director.latency_max", "max", "/10dB")
+    rows.append(("camera switch latency (max over turns) at 10 dB", v, "<= 1.0 s", v <= 1.0))
+    v = worst("director.flaps_per_min", "max", "dB")
+    rows.append(("flaps per minute, worst condition", v, "<= 1", v <= 1.0))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="20 s clips, fewer 6-mic conditions")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/diemcau-voice-bench"))
+    args = ap.parse_args(argv)
+    duration = 20.0 if args.quick else 60.0
+    started = time.monotonic()
+    results: dict[str, dict[str, float]] = {}
+    images = {}
+    for array, noise, snr in conditions(args.quick):
+        if array.name not in images:
+            images[array.name] = corpus.load_images(array, args.seed, duration, args.cache)
+        clip = corpus.mix(images[array.name], array, noise, snr, args.seed)
+        results[clip.name] = evaluate(clip)
+        report(clip.name, results[clip.name])
+    print("\n# targets (corpus seed %d, %.0f s clips)" % (args.seed, duration))
+    missed = 0
+    for desc, value, rule, met in targets(results):
+        missed += not met
+        print(f"{'MET   ' if met else 'MISSED'} {desc}: {value:.3f} (target {rule})")
+    emit("bench.elapsed", time.monotonic() - started, "s")
+    return 0 if missed == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
