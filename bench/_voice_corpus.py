@@ -160,21 +160,28 @@ def _rirs(array: ArraySpec, sources: list[tuple[float, float, float]], rt60: flo
     mics = array.offsets() + np.array(CENTER[:2])
     room.add_microphone_array(np.vstack([mics.T, np.full(array.n, CENTER[2])]))
     room.compute_rir()
-    return [[np.asarray(room.rir[m][s])[: int(0.8 * FS)] for s in range(len(sources))] for m in range(array.n)]
+    return [
+        [np.asarray(room.rir[m][s])[: int(0.8 * FS)] for s in range(len(sources))]
+        for m in range(array.n)
+    ]
 
 
 def _image(x: np.ndarray, rirs: list, s: int, n: int) -> np.ndarray:
     return np.stack([signal.oaconvolve(x, rirs[m][s])[:n] for m in range(len(rirs))], axis=1)
 
 
-def render_images(array: ArraySpec, seed: int, duration_s: float, rt60: float = 0.4) -> dict[str, np.ndarray]:
+def render_images(
+    array: ArraySpec, seed: int, duration_s: float, rt60: float = 0.4
+) -> dict[str, np.ndarray]:
     """Render every source of the seeded script through the room to ``array``."""
     rng = np.random.default_rng(seed + 1)
     script = make_script(seed, duration_s)
     n = int(duration_s * FS)
     dry = _dry_tracks(script, n, rng)
     pos = _positions(script)
-    order = [(k, i) for k in ("talkers", "far", "babble", "fan", "music") for i in range(len(pos[k]))]
+    order = [
+        (k, i) for k in ("talkers", "far", "babble", "fan", "music") for i in range(len(pos[k]))
+    ]
     rirs = _rirs(array, [pos[k][i] for k, i in order], rt60)
     out: dict[str, np.ndarray] = {}
     for s, (k, i) in enumerate(order):
@@ -212,7 +219,9 @@ def _frame_energy(x: np.ndarray, frames: int) -> np.ndarray:
     return np.asarray(np.mean(x[: frames * FRAME].reshape(frames, FRAME) ** 2, axis=1))
 
 
-def load_images(array: ArraySpec, seed: int, duration_s: float, cache: Path) -> dict[str, np.ndarray]:
+def load_images(
+    array: ArraySpec, seed: int, duration_s: float, cache: Path
+) -> dict[str, np.ndarray]:
     """Images from ``cache`` when present, else rendered and stored there."""
     key = hashlib.sha1(f"v4-{array}-{seed}-{duration_s}".encode()).hexdigest()[:12]
     path = cache / f"voice-{array.name}-{key}.npz"
@@ -225,7 +234,9 @@ def load_images(array: ArraySpec, seed: int, duration_s: float, cache: Path) -> 
     return images
 
 
-def mix(images: dict[str, np.ndarray], array: ArraySpec, noise: str, snr_db: float, seed: int) -> Clip:
+def mix(
+    images: dict[str, np.ndarray], array: ArraySpec, noise: str, snr_db: float, seed: int
+) -> Clip:
     """Mix one condition. For ``echo`` the SNR is the near-speech-to-echo ratio (SER)."""
     lab = images["labels"]
     labels = Labels(lab[0].astype(bool), lab[1].astype(int), lab[2].astype(bool))

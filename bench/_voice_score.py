@@ -142,11 +142,15 @@ def director_scores(clip: Clip, zones: list[str | None]) -> dict[str, float]:
         k0 = int(onset * 100)
         if k0 >= len(zones) or zones[k0] == want:
             continue
-        hit = next((k for k in range(k0, min(len(zones), int(end * 100) + 50)) if zones[k] == want), None)
+        hit = next(
+            (k for k in range(k0, min(len(zones), int(end * 100) + 50)) if zones[k] == want), None
+        )
         lat.append(math.inf if hit is None else (hit - k0) / 100)
     cuts = [k for k in range(1, len(zones)) if zones[k] != zones[k - 1]]
     flaps = sum(
-        1 for a, b in zip(cuts, cuts[1:], strict=False) if (b - a) / 100 < FLAP_S and zones[b] == zones[a - 1]
+        1
+        for a, b in zip(cuts, cuts[1:], strict=False)
+        if (b - a) / 100 < FLAP_S and zones[b] == zones[a - 1]
     )
     minutes = len(zones) / 6000
     arr = np.asarray(lat) if lat else np.asarray([math.nan])

@@ -150,12 +150,18 @@ def _hz(midi: int) -> float:
 def _hihat(rng: np.random.Generator) -> np.ndarray:
     n = int(0.04 * FS)
     sos = signal.butter(2, 7000, "high", fs=FS, output="sos")
-    return np.asarray(0.15 * signal.sosfilt(sos, rng.standard_normal(n)) * np.exp(-np.arange(n) / (0.01 * FS)))
+    return np.asarray(
+        0.15 * signal.sosfilt(sos, rng.standard_normal(n)) * np.exp(-np.arange(n) / (0.01 * FS))
+    )
 
 
 def _kick() -> np.ndarray:
     t = np.arange(int(0.15 * FS)) / FS
-    return np.asarray(0.8 * np.sin(2 * np.pi * (50 * t + 100 * (1 - np.exp(-t / 0.03)) * 0.03)) * np.exp(-t / 0.05))
+    return np.asarray(
+        0.8
+        * np.sin(2 * np.pi * (50 * t + 100 * (1 - np.exp(-t / 0.03)) * 0.03))
+        * np.exp(-t / 0.05)
+    )
 
 
 def _add(out: np.ndarray, at: int, x: np.ndarray) -> None:

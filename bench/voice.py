@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         clip = corpus.mix(images[array.name], array, noise, snr, args.seed)
         results[clip.name] = evaluate(clip)
         report(clip.name, results[clip.name])
-    print("\n# targets (corpus seed %d, %.0f s clips)" % (args.seed, duration))
+    print(f"\n# targets (corpus seed {args.seed}, {duration:.0f} s clips)")
     missed = 0
     for desc, value, rule, met in targets(results):
         missed += not met

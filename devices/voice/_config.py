@@ -99,7 +99,7 @@ class DoaConfig:
     block_s: float = 0.25
     max_gap_s: float = 0.3
     min_freq_hz: float = 300.0
-    max_freq_hz: float = 6000.0
+    max_freq_hz: float = 4000.0
     resolution_deg: float = 1.0
 
     def __post_init__(self) -> None:

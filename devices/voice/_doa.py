@@ -86,15 +86,24 @@ class DoaEstimator:
         self._t_start = 0.0
         self._t_last = -math.inf
 
-    def push(self, spectra: C128, speech: bool, t: float) -> DoaEstimate | None:
-        """Add one 10 ms frame's array spectra; return an estimate when a block completes."""
+    def push(
+        self, spectra: C128, speech: bool, t: float, weights: F64 | None = None
+    ) -> DoaEstimate | None:
+        """Add one 10 ms frame's array spectra; return an estimate when a block completes.
+
+        ``weights`` (one per FFT bin, 0-1) down-weights bins dominated by noise, e.g. a Wiener
+        gain from the gate's noise spectrum: loud speech bins then steer the estimate.
+        """
         if t - self._t_last > self.config.max_gap_s:
             self._reset()
         if not speech:
             return None
         if self._frames == 0:
             self._t_start = t
-        self._acc += self._steer.cross(spectra)
+        cross = self._steer.cross(spectra)
+        if weights is not None:
+            cross = cross * weights[self._steer.bins][None, :]
+        self._acc += cross
         self._frames += 1
         self._t_last = t
         if self._frames < round(self.config.block_s * 100):

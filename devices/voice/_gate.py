@@ -24,7 +24,8 @@ import numpy.typing as npt
 import webrtcvad
 
 from devices.voice._config import GateConfig
-from devices.voice._dsp import FRAME, RATE, F64, Decimator, Framer, band_matrix, to_int16_bytes
+from devices.voice._dsp import F64, FRAME, RATE, Decimator, Framer, band_matrix, to_int16_bytes
+from devices.voice._levels import EchoModel, NoiseModel
 
 log = logging.getLogger(__name__)
 
@@ -120,13 +121,14 @@ class VoiceGate:
         self._ref_frames = Framer(1)
         self._pending = np.zeros((0, 2))
         self._hyst = _Hysteresis(self.config)
-        from devices.voice._levels import EchoModel, NoiseModel
-
         self._noise = NoiseModel(BANDS.shape[0])
         self._echo = EchoModel(BANDS.shape[0])
         self._far_tail = 0
         self._frames = 0
-        self._rings = (np.zeros((SMOOTH_FRAMES, BANDS.shape[0])), np.zeros((SMOOTH_FRAMES, BANDS.shape[0])))
+        self._rings = (
+            np.zeros((SMOOTH_FRAMES, BANDS.shape[0])),
+            np.zeros((SMOOTH_FRAMES, BANDS.shape[0])),
+        )
         self._ring_pos = [0, 0]
         self._last = GateFrame(0.0, GateState.AUTO_MUTED, 0.0, False, False, 0.0, 0.0, ("start",))
 
@@ -163,7 +165,9 @@ class VoiceGate:
 
     def _frame(self, frame: F64, t: float, veto: bool, faults: tuple[object, ...]) -> GateFrame:
         power = self._smooth(0, BANDS @ (np.abs(self._mic_frames.push(frame[:, :1])[:, 0]) ** 2))
-        ref_power = self._smooth(1, BANDS @ (np.abs(self._ref_frames.push(frame[:, 1:])[:, 0]) ** 2))
+        ref_power = self._smooth(
+            1, BANDS @ (np.abs(self._ref_frames.push(frame[:, 1:])[:, 0]) ** 2)
+        )
         far = self._far_active(frame[:, 1])
         echo = self._echo.predict(ref_power)
         residual = np.maximum(power - 10 ** (self.config.echo_margin_db / 10) * echo, 0.0)
@@ -190,6 +194,11 @@ class VoiceGate:
         reasons = tuple(str(f) for f in faults)
         self._last = GateFrame(t, GateState.FAILSAFE_OPEN, 1.0, False, False, 0.0, 0.0, reasons)
         return self._last
+
+    def noise_bin_power(self) -> F64:
+        """Noise power per FFT bin of the 16 kHz mono spectrum (bins outside the bands: 0)."""
+        per_bin = self._noise.spectrum / np.maximum(BANDS.sum(axis=1), 1.0)
+        return np.asarray(BANDS.T @ per_bin)
 
     @property
     def far_end(self) -> bool:
@@ -220,7 +229,13 @@ class VoiceGate:
             self._echo.adapt(np.maximum(power - self._noise.spectrum, 0.0), echo)
 
     def _state(
-        self, gain: float, evidence: bool, vad: bool, far: bool, veto: bool, faults: tuple[object, ...]
+        self,
+        gain: float,
+        evidence: bool,
+        vad: bool,
+        far: bool,
+        veto: bool,
+        faults: tuple[object, ...],
     ) -> tuple[GateState, tuple[str, ...]]:
         if faults:
             return GateState.FAILSAFE_OPEN, tuple(str(f) for f in faults)

@@ -84,7 +84,7 @@ class ScriptedMicArray:
 
     @property
     def duration_s(self) -> float:
-        return self._mics.shape[0] / self._rate
+        return float(self._mics.shape[0]) / self._rate
 
     def blocks(self) -> Iterator[MicBlock]:
         step = self._rate // 100

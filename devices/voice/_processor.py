@@ -23,6 +23,7 @@ from devices.voice._gate import GateFrame, GateState, VoiceGate
 log = logging.getLogger(__name__)
 
 VETO_CONFIDENCE = 0.3
+WEIGHT_OVERSUB = 2.0  # Wiener-like DOA bin weight 1 - k * noise / power
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,9 @@ class VoiceProcessor:
             frame, self._pending = self._pending[:FRAME], self._pending[FRAME:]
             self._last = self._frame(frame, t, faults)
 
-    def _frame(self, frame: npt.NDArray[np.float64], t: float, faults: tuple[InputFault, ...]) -> VoiceFrame:
+    def _frame(
+        self, frame: npt.NDArray[np.float64], t: float, faults: tuple[InputFault, ...]
+    ) -> VoiceFrame:
         mics = frame[:, :-1]
         spectra = self._framer.push(mics)
         angle, conf = self._direction.push(spectra)
@@ -102,9 +105,16 @@ class VoiceProcessor:
         pair = np.stack([mono, frame[:, -1]], axis=1)
         gate = self._gate.process_16k(pair, t, veto=veto and self._gate.far_end, faults=faults)
         doa = None
-        if not faults:
-            doa = self._doa.push(spectra, gate.speech, t)
+        if not faults and gate.speech:
+            doa = self._doa.push(spectra, True, t, self._snr_weights(spectra))
+        elif not faults:
+            doa = self._doa.push(spectra, False, t)
         return VoiceFrame(gate, doa, angle, conf, faults)
+
+    def _snr_weights(self, spectra: npt.NDArray[np.complex128]) -> npt.NDArray[np.float64]:
+        mono = np.abs(np.mean(spectra, axis=1)) ** 2
+        noise = self._gate.noise_bin_power()
+        return np.asarray(np.clip(1.0 - WEIGHT_OVERSUB * noise / np.maximum(mono, 1e-20), 0.0, 1.0))
 
     @property
     def gate_state(self) -> GateState:
