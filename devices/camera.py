@@ -94,8 +94,17 @@ class SyntheticCamera(_CaptureThread):
 
     def _make_base(self) -> Image:
         bars = np.array(
-            [[192, 192, 192], [0, 192, 192], [192, 192, 0], [0, 192, 0],
-             [192, 0, 192], [0, 0, 192], [192, 0, 0], [40, 40, 40]], dtype=np.uint8,
+            [
+                [192, 192, 192],
+                [0, 192, 192],
+                [192, 192, 0],
+                [0, 192, 0],
+                [192, 0, 192],
+                [0, 0, 192],
+                [192, 0, 0],
+                [40, 40, 40],
+            ],
+            dtype=np.uint8,
         )
         columns = (np.arange(self.width) * len(bars) // self.width).astype(np.intp)
         return np.repeat(bars[columns][np.newaxis], self.height, axis=0)
@@ -166,13 +175,14 @@ class OpenCVCamera(_CaptureThread):
 
     def _capture(self, capture: cv2.VideoCapture) -> None:
         while not self._stop.is_set():
-            ok, image = capture.read()
-            if not ok or image is None:
+            ok, raw = capture.read()
+            if not ok or raw is None:
                 self._error = f"camera {self.path} stopped delivering frames"
                 return
             self._error = None
-            if image.shape[1] != self.width or image.shape[0] != self.height:
-                image = cv2.resize(image, (self.width, self.height))
+            if raw.shape[1] != self.width or raw.shape[0] != self.height:
+                raw = cv2.resize(raw, (self.width, self.height))
+            image: Image = np.asarray(raw, np.uint8)
             self.frames.put(image, time.monotonic())
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 import sounddevice as sd
 
 from devices import _sd
@@ -63,24 +64,21 @@ class SyntheticMicrophone:
         return None
 
     def read(self, count: int) -> Samples:
-        t = (self._pos + np.arange(count)) / self.sample_rate
-        if self._loop is not None:
-            out = self._loop[(self._pos + np.arange(count)) % len(self._loop)]
-        elif self.voice:
-            out = voice_like(t) * self.level
-        else:
-            out = np.sin(2 * np.pi * self.tone_hz * t) * self.level
+        t: npt.NDArray[np.float64] = (self._pos + np.arange(count)) / self.sample_rate
         self._pos += count
-        return np.asarray(out, dtype=np.float32)
+        if self._loop is not None:
+            return self._loop[(self._pos - count + np.arange(count)) % len(self._loop)]
+        if self.voice:
+            return voice_like(t) * np.float32(self.level)
+        return (np.sin(2 * np.pi * self.tone_hz * t) * self.level).astype(np.float32)
 
 
-def voice_like(t: Samples) -> Samples:
+def voice_like(t: npt.NDArray[np.float64]) -> Samples:
     """A vowel-ish harmonic signal with syllable rhythm and pauses (not speech)."""
     f0 = 130.0 + 12.0 * np.sin(2 * np.pi * 0.7 * t)
     phase = 2 * np.pi * np.cumsum(f0) / RATE if t.size else t
     harmonics = sum(
-        np.sin(k * phase) * np.exp(-(((k * 130.0) - 700.0) ** 2) / 2.0e5) / k
-        for k in range(1, 16)
+        np.sin(k * phase) * np.exp(-(((k * 130.0) - 700.0) ** 2) / 2.0e5) / k for k in range(1, 16)
     )
     syllables = np.clip(np.sin(2 * np.pi * 4.0 * t), 0.0, None) ** 0.5
     phrases = (np.mod(t, 4.0) < 3.0).astype(np.float32)
@@ -123,8 +121,13 @@ class SoundDeviceMicrophone:
     def start(self) -> None:
         try:
             self._stream = _sd.open_stream(
-                sd.InputStream, self.device, "input", samplerate=self.sample_rate,
-                channels=1, dtype="float32", blocksize=self.sample_rate // 100,
+                sd.InputStream,
+                self.device,
+                "input",
+                samplerate=self.sample_rate,
+                channels=1,
+                dtype="float32",
+                blocksize=self.sample_rate // 100,
                 callback=self._callback,
             )
             self._error = None

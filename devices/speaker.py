@@ -80,7 +80,8 @@ class Speaker(Protocol):
 
 
 def _scaled(block: Samples, volume: int) -> Samples:
-    return np.clip(block * (volume / 100.0), -1.0, 1.0).astype(np.float32)
+    out: Samples = np.clip(block * (volume / 100.0), -1.0, 1.0).astype(np.float32)
+    return out
 
 
 class SoundDeviceSpeaker:
@@ -98,8 +99,13 @@ class SoundDeviceSpeaker:
     def start(self) -> None:
         try:
             self._stream = _sd.open_stream(
-                sd.OutputStream, self.device, "output", samplerate=self.playout.rate,
-                channels=1, dtype="float32", blocksize=self.playout.rate // 100,
+                sd.OutputStream,
+                self.device,
+                "output",
+                samplerate=self.playout.rate,
+                channels=1,
+                dtype="float32",
+                blocksize=self.playout.rate // 100,
                 callback=self._callback,
             )
             self._error = None

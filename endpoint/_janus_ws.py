@@ -8,6 +8,7 @@ request's future. Other messages are routed by ``sender`` to the handle's listen
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
@@ -53,7 +54,9 @@ class Reply:
 
 
 def _request_error(code: int, text: str) -> HubRequestError:
-    return HubRequestError(f"hub error {code}: {text}", code, _REASONS.get(code, FailReason.HUB_ERROR))
+    return HubRequestError(
+        f"hub error {code}: {text}", code, _REASONS.get(code, FailReason.HUB_ERROR)
+    )
 
 
 def _check_plugin_reply(message: Json) -> Reply:
@@ -114,7 +117,7 @@ class JanusClient:
         self._http = aiohttp.ClientSession()
         try:
             self._ws = await asyncio.wait_for(self._open(), timeout)
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as err:
+        except (TimeoutError, aiohttp.ClientError, OSError) as err:
             await self.close()
             raise HubUnreachable(f"cannot reach hub {self.url}: {err!r}", _tls_reason(err)) from err
         self._tasks.append(asyncio.create_task(self._receive(), name="janus:receive"))
@@ -149,7 +152,7 @@ class JanusClient:
         try:
             await self._ws.send_str(json.dumps(message))
             return await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError as err:
+        except TimeoutError as err:
             raise HubProtocolError(f"hub did not answer {message.get('janus')!r}") from err
         finally:
             self._pending.pop(transaction, None)
@@ -184,7 +187,9 @@ class JanusClient:
         if future is not None and not future.done():
             if kind == "error":
                 error = message.get("error") or {}
-                future.set_exception(_request_error(int(error.get("code", 0)), str(error.get("reason"))))
+                future.set_exception(
+                    _request_error(int(error.get("code", 0)), str(error.get("reason")))
+                )
             else:
                 future.set_result(message)
             return
@@ -215,10 +220,8 @@ class JanusClient:
     async def close(self) -> None:
         """Destroy the session (best effort) and close the connection."""
         if self._ws is not None and not self._ws.closed and self.session_id is not None:
-            try:
+            with contextlib.suppress(HubProtocolError, ConnectionLost, HubRequestError):
                 await self.send({"janus": "destroy"}, timeout=2.0)
-            except (HubProtocolError, ConnectionLost, HubRequestError):
-                pass
         self.closed.set()
         current = asyncio.current_task()
         for task in self._tasks:

@@ -38,7 +38,11 @@ class CameraTrack(MediaStreamTrack):
         self._next = 0.0
         self._fresh = asyncio.Event()
         loop = asyncio.get_running_loop()
-        self._unlisten = camera.frames.listen(lambda: loop.call_soon_threadsafe(self._fresh.set))
+
+        def wake() -> None:  # in the capture thread
+            loop.call_soon_threadsafe(self._fresh.set)
+
+        self._unlisten = camera.frames.listen(wake)
         self.frames_sent = 0
 
     async def recv(self) -> av.VideoFrame:
@@ -48,7 +52,7 @@ class CameraTrack(MediaStreamTrack):
             self._fresh.clear()
             try:
                 await asyncio.wait_for(self._fresh.wait(), STALL_SECONDS)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if image is not None:
                     break  # camera stalled: repeat the last picture so the far end stays live
             image, seq = self.camera.frames.get()

@@ -87,8 +87,11 @@ class Publisher:
         await self.pc.setLocalDescription(await self.pc.createOffer())
         offer = {"type": "offer", "sdp": self.pc.localDescription.sdp}
         body = self.access.body(
-            request="joinandconfigure", ptype="publisher", display=self.access.display,
-            audio=True, video=True,
+            request="joinandconfigure",
+            ptype="publisher",
+            display=self.access.display,
+            audio=True,
+            video=True,
         )
         reply = await self.handle.request(body, offer)
         if reply.data.get("videoroom") != "joined" or reply.jsep is None:

@@ -11,9 +11,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 import av
 from aiortc import MediaStreamTrack
@@ -119,7 +120,9 @@ class Call:
         for callback in list(self._listeners):
             callback(event)
 
-    def _set_state(self, state: CallState, reason: FailReason | None = None, detail: str = "") -> None:
+    def _set_state(
+        self, state: CallState, reason: FailReason | None = None, detail: str = ""
+    ) -> None:
         self.state = state
         event = StateChanged(state, reason, detail)
         self.failure = event if state is CallState.FAILED else None
@@ -250,7 +253,11 @@ class Call:
         participant = self.participants.get(feed)
         if participant is None:
             return
-        drain = self._drain_video(track, participant) if track.kind == "video" else self._drain_audio(track, feed)
+        drain = (
+            self._drain_video(track, participant)
+            if track.kind == "video"
+            else self._drain_audio(track, feed)
+        )
         self._spawn(f"{track.kind}:{feed}", drain)
 
     async def _drain_video(self, track: MediaStreamTrack, participant: Participant) -> None:
@@ -258,18 +265,21 @@ class Call:
         with contextlib.suppress(MediaStreamError):
             while True:
                 frame = await track.recv()
-                participant.video.put(frame, self.clock())
+                if isinstance(frame, av.VideoFrame):
+                    participant.video.put(frame, self.clock())
 
     async def _drain_audio(self, track: MediaStreamTrack, feed: int) -> None:
         with contextlib.suppress(MediaStreamError):
             while True:
                 frame = await track.recv()
+                if not isinstance(frame, av.AudioFrame):
+                    continue
                 pcm = frame.to_ndarray().reshape(-1, len(frame.layout.channels))
                 self.playout.write(feed, pcm.mean(axis=1).astype("float32") / 32768.0)
 
     # -- failures ------------------------------------------------------------------------
-    def _spawn(self, name: str, coro: object) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def _spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
         self._tasks[name] = task
         task.add_done_callback(lambda t: self._task_done(name, t))
 

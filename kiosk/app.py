@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
-from PyQt6.QtCore import QtMsgType, QTimer, qInstallMessageHandler
+from PyQt6.QtCore import QTimer, QtMsgType, qInstallMessageHandler
 from PyQt6.QtWidgets import QApplication
 
 from devices import (
@@ -34,9 +35,14 @@ def hub_settings(config: Config) -> HubSettings:
     """The call's settings; secrets are read from their files now, never logged."""
     hub = config.hub
     return HubSettings(
-        url=hub.url, room=hub.room, display=config.site.name, pin=hub.read_pin(),
-        token=hub.read_token(), ca_file=str(hub.ca_file) if hub.ca_file else None,
-        ice_servers=tuple(hub.ice_servers), connect_timeout=hub.connect_timeout,
+        url=hub.url,
+        room=hub.room,
+        display=config.site.name,
+        pin=hub.read_pin(),
+        token=hub.read_token(),
+        ca_file=str(hub.ca_file) if hub.ca_file else None,
+        ice_servers=tuple(hub.ice_servers),
+        connect_timeout=hub.connect_timeout,
     )
 
 
@@ -56,8 +62,11 @@ class Devices:
             device.stop()
 
     def problems(self) -> list[str]:
-        pairs = ((self.camera, texts.CAMERA_MISSING), (self.microphone, texts.MIC_MISSING),
-                 (self.speaker, texts.SPEAKER_MISSING))
+        pairs = (
+            (self.camera, texts.CAMERA_MISSING),
+            (self.microphone, texts.MIC_MISSING),
+            (self.speaker, texts.SPEAKER_MISSING),
+        )
         return [text for device, text in pairs if device.error]
 
 
@@ -65,7 +74,8 @@ def open_devices(config: Config) -> Devices:
     cam, mic, spk = config.camera, config.microphone, config.speaker
     playout = Playout()
     microphone = (
-        SyntheticMicrophone(mic.tone_hz, wav=mic.wav_file) if mic.synthetic
+        SyntheticMicrophone(mic.tone_hz, wav=mic.wav_file)
+        if mic.synthetic
         else open_microphone(mic.device)
     )
     return Devices(
@@ -82,8 +92,9 @@ class KioskApp:
     def __init__(self, config: Config, notice: str = "", join_allowed: bool = True) -> None:
         self.config = config
         self.devices = open_devices(config)
-        self.call = Call(self._settings(), self.devices.camera, self.devices.microphone,
-                         self.devices.playout)
+        self.call = Call(
+            self._settings(), self.devices.camera, self.devices.microphone, self.devices.playout
+        )
         self.model = CallViewModel(self.call)
         self.window = KioskWindow(self.model, config.site.name, self.devices.camera.frames)  # type: ignore[arg-type]
         self.window.join_button.setEnabled(join_allowed)
@@ -98,8 +109,9 @@ class KioskApp:
         except ConfigError as err:  # a secret file became unreadable after validation
             log.error("%s", err)
             self._notice = texts.CONFIG_BAD_NO_FALLBACK
-            return HubSettings(url=self.config.hub.url, room=self.config.hub.room,
-                               display=self.config.site.name)
+            return HubSettings(
+                url=self.config.hub.url, room=self.config.hub.room, display=self.config.site.name
+            )
 
     def start(self, full_screen: bool = False) -> None:
         self.devices.start()
@@ -123,7 +135,11 @@ class KioskApp:
 
 def _qt_message(kind: QtMsgType, context: object, message: str | None) -> None:
     """Qt's own chatter goes to the log (debug), its warnings stay warnings."""
-    level = logging.WARNING if kind in (QtMsgType.QtCriticalMsg, QtMsgType.QtFatalMsg) else logging.DEBUG
+    level = (
+        logging.WARNING
+        if kind in (QtMsgType.QtCriticalMsg, QtMsgType.QtFatalMsg)
+        else logging.DEBUG
+    )
     logging.getLogger("qt").log(level, "%s", message)
 
 
@@ -132,7 +148,7 @@ def headless_wanted(flag: bool) -> bool:
     return flag or not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def run_qt(main: Callable[[QApplication], "asyncio.Future[int] | object"], headless: bool) -> int:
+def run_qt(main: Callable[[QApplication], Coroutine[Any, Any, int]], headless: bool) -> int:
     """Run coroutine function *main(app)* on a qasync loop inside a QApplication."""
     import qasync
 
@@ -140,8 +156,9 @@ def run_qt(main: Callable[[QApplication], "asyncio.Future[int] | object"], headl
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     qInstallMessageHandler(_qt_message)
     app = QApplication.instance() or QApplication(["diemcau"])
+    assert isinstance(app, QApplication)
     app.setQuitOnLastWindowClosed(False)  # the coroutine decides when the app ends
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     with loop:
-        return int(loop.run_until_complete(main(app)) or 0)  # type: ignore[arg-type]
+        return int(loop.run_until_complete(main(app)) or 0)

@@ -7,6 +7,7 @@ interface for media and the demo must reach nothing outside this machine).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 import tempfile
@@ -61,8 +62,12 @@ async def _demo(app: QApplication, hub: LocalHub, seconds: float | None, shot: P
 
 
 async def _show(
-    app: QApplication, kiosk: KioskApp, remote: Call, remote_camera: SyntheticCamera,
-    seconds: float | None, shot: Path | None,
+    app: QApplication,
+    kiosk: KioskApp,
+    remote: Call,
+    remote_camera: SyntheticCamera,
+    seconds: float | None,
+    shot: Path | None,
 ) -> int:
     try:
         await _run_for(app, kiosk, seconds)
@@ -81,10 +86,8 @@ async def _show(
 async def _run_for(app: QApplication, kiosk: KioskApp, seconds: float | None) -> None:
     closed = asyncio.Event()
     app.lastWindowClosed.connect(closed.set)
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(closed.wait(), seconds)
-    except asyncio.TimeoutError:
-        pass
 
 
 def _report(kiosk: KioskApp) -> None:

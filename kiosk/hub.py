@@ -135,8 +135,9 @@ class LocalHub:
         while time.monotonic() < deadline:
             if self._proc is not None and self._proc.poll() is not None:
                 raise HubError(f"janus exited with {self._proc.returncode}:\n{self.log_text}")
-            with contextlib.suppress(OSError), socket.create_connection(
-                ("127.0.0.1", self.port), timeout=0.2
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
             ):
                 return
             time.sleep(0.05)

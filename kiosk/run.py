@@ -15,6 +15,8 @@ from ui import texts
 
 log = logging.getLogger(__name__)
 
+# The last good configuration must be found when the current one cannot be read,
+# so it lives in the default state folder whatever [state] dir says.
 FALLBACK_STATE = StateConfig().dir
 
 
@@ -33,7 +35,7 @@ def choose_config(path: str) -> tuple[Config | None, str]:
         if fallback is None:
             return None, f"{texts.CONFIG_BAD_NO_FALLBACK}\n{details}"
         return fallback, f"{texts.CONFIG_BAD}\n{details}"
-    state.remember_good(Path(path), config.state.dir)
+    state.remember_good(Path(path), FALLBACK_STATE)
     return config, ""
 
 
@@ -59,4 +61,6 @@ def run(path: str, full_screen: bool = True) -> int:
     config, notice = choose_config(path)
     usable = config is not None
     chosen = config if config is not None else placeholder_config()
-    return run_qt(lambda app: _main(app, chosen, notice, usable, full_screen), headless_wanted(False))
+    return run_qt(
+        lambda app: _main(app, chosen, notice, usable, full_screen), headless_wanted(False)
+    )

@@ -28,15 +28,25 @@ class AudioServer:
         env = {**os.environ, "HOME": str(self.dir), "XDG_RUNTIME_DIR": str(self.dir)}
         loads = [f"module-native-protocol-unix socket={self.socket} auth-anonymous=1"]
         loads += [f"module-null-sink sink_name={name} rate={RATE} channels=1" for name in SINKS]
-        argv = ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--system=false",
-                "--use-pid-file=false", "--disallow-exit", "--log-target=stderr"]
+        argv = [
+            "pulseaudio",
+            "-n",
+            "--daemonize=no",
+            "--exit-idle-time=-1",
+            "--system=false",
+            "--use-pid-file=false",
+            "--disallow-exit",
+            "--log-target=stderr",
+        ]
         argv += [f"--load={load}" for load in loads]
-        log = open(self.dir / "pulse.log", "wb")
-        self.proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+        with open(self.dir / "pulse.log", "wb") as log:
+            self.proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while not self.socket.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("pulseaudio did not start:\n" + (self.dir / "pulse.log").read_text())
+                raise RuntimeError(
+                    "pulseaudio did not start:\n" + (self.dir / "pulse.log").read_text()
+                )
             time.sleep(0.05)
         os.environ["PULSE_SERVER"] = f"unix:{self.socket}"
         os.environ.setdefault("XDG_RUNTIME_DIR", str(self.dir))
@@ -49,8 +59,15 @@ class AudioServer:
 
     def record(self, sink: str, seconds: float) -> np.ndarray:
         """What played on *sink* during the next *seconds*, as float mono samples."""
-        argv = ["parec", f"--device={sink}.monitor", "--format=s16le", f"--rate={RATE}",
-                "--channels=1", "--raw", "--latency-msec=20"]
+        argv = [
+            "parec",
+            f"--device={sink}.monitor",
+            "--format=s16le",
+            f"--rate={RATE}",
+            "--channels=1",
+            "--raw",
+            "--latency-msec=20",
+        ]
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE)
         time.sleep(seconds)
         proc.terminate()
@@ -60,8 +77,15 @@ class AudioServer:
 
     def play(self, sink: str, samples: np.ndarray) -> subprocess.Popen[bytes]:
         """Play float mono *samples* into *sink* (returns the running player)."""
-        argv = ["pacat", f"--device={sink}", "--format=s16le", f"--rate={RATE}", "--channels=1",
-                "--raw", "--latency-msec=20"]
+        argv = [
+            "pacat",
+            f"--device={sink}",
+            "--format=s16le",
+            f"--rate={RATE}",
+            "--channels=1",
+            "--raw",
+            "--latency-msec=20",
+        ]
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE)
         assert proc.stdin is not None
         proc.stdin.write((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())

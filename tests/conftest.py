@@ -35,8 +35,10 @@ def hub() -> Iterator[object]:
     from kiosk.hub import LocalHub, interface_present
 
     if not (netns.inside() and interface_present()):
-        pytest.fail("hub tests must run inside the private network namespace: "
-                    "python -m kiosk.netns pytest (see README)")
+        pytest.fail(
+            "hub tests must run inside the private network namespace: "
+            "python -m kiosk.netns pytest (see README)"
+        )
     local = LocalHub().start()
     yield local
     local.stop()

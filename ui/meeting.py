@@ -59,5 +59,7 @@ class MeetingView(QWidget):
     def resizeEvent(self, event: object) -> None:  # noqa: N802 - Qt override
         width = max(160, self.width() // 5)
         height = width * 9 // 16 + 30
-        self.self_view.setGeometry(self.width() - width - 8, self.height() - height - 8, width, height)
+        self.self_view.setGeometry(
+            self.width() - width - 8, self.height() - height - 8, width, height
+        )
         self.self_view.raise_()

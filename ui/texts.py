@@ -13,7 +13,9 @@ MUTED_BADGE = "Micro đang tắt"
 SELF_VIEW = "Phòng mình"
 WAITING_FOR_ROOMS = "Đang chờ các điểm cầu khác vào họp…"
 CONFIG_BAD = "Tệp cấu hình có lỗi. Máy đang dùng cấu hình tốt gần nhất."
-CONFIG_BAD_NO_FALLBACK = "Tệp cấu hình có lỗi và chưa có cấu hình tốt nào để dùng. Hãy gọi kỹ thuật viên."
+CONFIG_BAD_NO_FALLBACK = (
+    "Tệp cấu hình có lỗi và chưa có cấu hình tốt nào để dùng. Hãy gọi kỹ thuật viên."
+)
 CAMERA_MISSING = "Không tìm thấy camera. Hãy kiểm tra dây cắm camera."
 MIC_MISSING = "Không mở được micro. Hãy kiểm tra dây cắm micro."
 SPEAKER_MISSING = "Không mở được loa. Hãy kiểm tra loa và cáp âm thanh."

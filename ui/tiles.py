@@ -15,7 +15,8 @@ def rgb_image(rgb: np.ndarray) -> QImage:
     """A QImage that owns a copy of an RGB24 array."""
     rgb = np.ascontiguousarray(rgb)
     height, width = rgb.shape[:2]
-    return QImage(rgb.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+    view = QImage(rgb.data, width, height, 3 * width, QImage.Format.Format_RGB888)  # type: ignore[call-overload]
+    return view.copy()  # type: ignore[no-any-return]
 
 
 def image_of(frame: object) -> QImage:
@@ -50,7 +51,8 @@ class VideoTile(QFrame):
             return False
         self.shown_seq = seq
         image = image_of(frame).scaled(
-            self.picture.size(), Qt.AspectRatioMode.KeepAspectRatio,
+            self.picture.size(),
+            Qt.AspectRatioMode.KeepAspectRatio,
             Qt.TransformationMode.SmoothTransformation,
         )
         self.picture.setPixmap(QPixmap.fromImage(image))

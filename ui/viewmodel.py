@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
@@ -45,8 +47,8 @@ class CallViewModel(QObject):
             self.stateChanged.emit(event.state, self.status)
         self.participantsChanged.emit()
 
-    def _run(self, coro: object) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def _run(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 

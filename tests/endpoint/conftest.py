@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -8,19 +7,13 @@ import pytest
 
 from devices import Playout, SoundDeviceSpeaker, SyntheticCamera, SyntheticMicrophone
 from endpoint import Call, HubSettings
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
+from tests._util import wait_until  # noqa: F401 - re-exported for the tests
 
 
 def settings(hub: Any, display: str, **overrides: Any) -> HubSettings:
-    values: dict[str, Any] = dict(url=hub.url, room=hub.room.room, display=display, pin=hub.room.pin)
+    values: dict[str, Any] = dict(
+        url=hub.url, room=hub.room.room, display=display, pin=hub.room.pin
+    )
     values.update(overrides)
     return HubSettings(**values)
 
