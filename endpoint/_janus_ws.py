@@ -177,7 +177,10 @@ class JanusClient:
         except ValueError as err:
             log.warning("ignoring malformed message from hub (%s): %.200s", err, text)
             return
-        self._dispatch(message)
+        try:
+            self._dispatch(message)
+        except (TypeError, ValueError, AttributeError) as err:
+            log.warning("ignoring malformed message from hub (%r): %.200s", err, text)
 
     def _dispatch(self, message: Json) -> None:
         kind = message["janus"]

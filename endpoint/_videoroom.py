@@ -49,12 +49,26 @@ def peer_connection(access: RoomAccess) -> RTCPeerConnection:
     return RTCPeerConnection(RTCConfiguration(iceServers=servers))
 
 
+def _entries(data: Json, key: str) -> list[Json]:
+    """The list of objects under *key* (empty if absent); anything else is a protocol error."""
+    value = data.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise HubProtocolError(f"malformed {key!r} list from hub: {str(value)[:100]}")
+    return value
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def feeds_of(data: Json) -> list[Feed]:
     """Publishers listed in a VideoRoom event (only those actually sending streams)."""
     feeds = []
-    for entry in data.get("publishers") or []:
-        if not isinstance(entry, dict) or not isinstance(entry.get("id"), int):
-            raise HubProtocolError(f"malformed publisher entry: {entry!r}")
+    for entry in _entries(data, "publishers"):
+        if not _is_id(entry.get("id")):
+            raise HubProtocolError(f"malformed publisher entry: {str(entry)[:100]}")
         if entry.get("streams", [1]) and not entry.get("dummy"):
             feeds.append(Feed(entry["id"], str(entry.get("display") or entry["id"])))
     return feeds
@@ -115,15 +129,12 @@ class Subscription:
     mids: dict[str, tuple[int, str]] = field(default_factory=dict)  # mid -> (feed, kind)
 
     def update(self, data: Json) -> None:
-        streams = data.get("streams")
-        if streams is None:
+        if data.get("streams") is None:
             return
-        if not isinstance(streams, list):
-            raise HubProtocolError("malformed stream list from hub")
         self.mids = {
-            str(s["mid"]): (int(s["feed_id"]), str(s.get("type")))
-            for s in streams
-            if isinstance(s, dict) and "mid" in s and "feed_id" in s and s.get("active", True)
+            str(s["mid"]): (s["feed_id"], str(s.get("type")))
+            for s in _entries(data, "streams")
+            if "mid" in s and _is_id(s.get("feed_id")) and s.get("active", True)
         }
 
 

@@ -224,7 +224,8 @@ class Call:
                 if self._subscriber is not None:
                     self._spawn(f"remove:{feed}", self._subscriber.remove(feed))
         if data.get("videoroom") in ("talking", "stopped-talking"):
-            participant = self.participants.get(data.get("id", -1))
+            feed = data.get("id")
+            participant = self.participants.get(feed) if isinstance(feed, int) else None
             if participant is not None:
                 participant.talking = data["videoroom"] == "talking"
                 self._emit(TalkingChanged(participant))
