@@ -42,6 +42,7 @@ class MeetingView(QWidget):
         for feed, participant in current.items():
             if feed not in self.tiles:
                 self.tiles[feed] = VideoTile(participant.display, participant.video)  # type: ignore[arg-type]
+            self.tiles[feed].set_talking(participant.talking)
         self._layout_tiles()
 
     def _layout_tiles(self) -> None:

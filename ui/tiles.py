@@ -44,6 +44,13 @@ class VideoTile(QFrame):
         layout.addWidget(self.caption)
         self.setObjectName("tile")
 
+    def set_talking(self, talking: bool) -> None:
+        """Frame the tile of a room whose people are speaking (hub's talking events)."""
+        if self.property("talking") != talking:
+            self.setProperty("talking", talking)
+            self.style().unpolish(self)  # type: ignore[union-attr]
+            self.style().polish(self)  # type: ignore[union-attr]
+
     def refresh(self) -> bool:
         """Draw the newest frame if one arrived since the last call; True if drawn."""
         frame, seq = self.slot.get()

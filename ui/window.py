@@ -30,6 +30,7 @@ QLabel#caption { font-size: 20px; background: #000000; padding: 2px; }
 QLabel#waiting { font-size: 26px; color: #9fb0c6; }
 QLabel#badge { background: #b3261e; font-size: 20px; padding: 6px 12px; border-radius: 6px; }
 QFrame#tile { background: #000000; border: 2px solid #2c3a4d; }
+QFrame#tile[talking="true"] { border: 4px solid #3ddc84; }
 QFrame#selfview { background: #000000; border: 2px solid #e0b000; }
 QPushButton { font-size: 26px; padding: 16px 28px; border-radius: 10px; background: #2c3a4d; }
 QPushButton#join { font-size: 44px; padding: 36px 72px; background: #1f7a3d; }

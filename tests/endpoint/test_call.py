@@ -139,3 +139,17 @@ async def test_rejoin_after_leave(room: Any) -> None:
 
 def test_pin_never_in_settings_repr(hub: Any) -> None:
     assert "2468" not in repr(settings(hub, "Xã A"))
+
+
+async def test_hub_reports_who_is_talking(room: Any) -> None:
+    a, b = room("Xã A", tone=440.0), room("Xã B")
+    b.set_muted(True)
+    await a.join()
+    await b.join()
+    await wait_until(lambda: peer(b, "Xã A") and peer(a, "Xã B"))
+    a_seen_by_b = next(p for p in b.participants.values() if p.display == "Xã A")
+    b_seen_by_a = next(p for p in a.participants.values() if p.display == "Xã B")
+    await wait_until(lambda: a_seen_by_b.talking, timeout=8)
+    assert not b_seen_by_a.talking
+    a.set_muted(True)
+    await wait_until(lambda: not a_seen_by_b.talking, timeout=8)

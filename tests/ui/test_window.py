@@ -138,3 +138,19 @@ def test_wrong_pin_then_retry_with_right_pin(
             await kiosk.stop()
 
     run(scenario())
+
+
+def test_talking_room_is_framed(qtbot: Any, qapp: Any) -> None:
+    from devices import LatestFrame
+    from endpoint import Participant
+    from ui import MeetingView
+
+    view = MeetingView(LatestFrame())
+    qtbot.addWidget(view)
+    speaker, quiet = Participant(1, "Xã A", talking=True), Participant(2, "Xã B")
+    view.set_participants([speaker, quiet])
+    assert view.tiles[1].property("talking") is True
+    assert view.tiles[2].property("talking") is False
+    speaker.talking = False
+    view.set_participants([speaker])
+    assert set(view.tiles) == {1} and view.tiles[1].property("talking") is False
