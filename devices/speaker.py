@@ -34,6 +34,7 @@ class Playout:
 
     def __init__(self, rate: int = RATE, target_ms: int = 80, max_ms: int = 200) -> None:
         self.rate = rate
+        self.reference = AudioRing(rate // 2)  # what went to the loudspeakers (echo reference)
         self.target = rate * target_ms // 1000
         self.limit = rate * max_ms // 1000
         self._sources: dict[Hashable, _Source] = {}
@@ -65,6 +66,7 @@ class Playout:
             out[: len(block)] += block
             if len(block) < count:
                 source.primed = False
+        self.reference.write(out)
         return out
 
 
