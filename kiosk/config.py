@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from kiosk import _config_fields as f
+from kiosk import _config_voice as vc
 from kiosk._config_issues import ConfigError, ConfigIssue
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "SiteConfig",
     "SpeakerConfig",
     "StateConfig",
+    "VoiceSection",
     "check_config_command",
     "load_config",
     "parse_config",
@@ -111,6 +113,27 @@ class SpeakerConfig:
 
 
 @dataclass(frozen=True)
+class VoiceSection:
+    """The microphone array: auto-mute and voice-driven camera (off unless enabled).
+
+    With ``enabled``, [microphone] device names the array (``mics`` channels), or is
+    "synthetic" and ``script_wav`` holds a multichannel recording played as the array.
+    """
+
+    enabled: bool = False
+    auto_mute: bool = True
+    auto_camera: bool = True
+    mics: int = 4
+    radius_m: float = 0.045
+    speaker_angles: tuple[float, float] | None = None
+    zones: tuple[vc.ZoneSpec, ...] = ()
+    switch_after_s: float = 0.5
+    overview_after_s: float = 10.0
+    min_dwell_s: float = 2.5
+    script_wav: Path | None = None
+
+
+@dataclass(frozen=True)
 class StateConfig:
     """Where persisted state (last good config, current meeting) lives."""
 
@@ -162,6 +185,22 @@ _SCHEMA: dict[str, tuple[type[Any], dict[str, _Spec]]] = {
         },
     ),
     "state": (StateConfig, {"dir": _Spec(f.any_path, "directory for persisted state")}),
+    "voice": (
+        VoiceSection,
+        {
+            "enabled": _Spec(vc.boolean, "use the microphone array (true/false)"),
+            "auto_mute": _Spec(vc.boolean, "mute the room while nobody speaks"),
+            "auto_camera": _Spec(vc.boolean, "show the zone of whoever talks"),
+            "mics": _Spec(f.integer(2, 16), "microphones in the circular array"),
+            "radius_m": _Spec(f.number(0.01, 0.25), "array radius, metres"),
+            "speaker_angles": _Spec(vc.angle_pair, "[from, to]: directions of TV/loudspeakers"),
+            "zones": _Spec(f.list_of(vc.zone), "seating zones: name, angles, crop"),
+            "switch_after_s": _Spec(f.number(0.1, 5.0), "speech needed before a cut, s"),
+            "overview_after_s": _Spec(f.number(1.0, 120.0), "silence before the overview, s"),
+            "min_dwell_s": _Spec(f.number(0.0, 30.0), "shortest time on one shot, s"),
+            "script_wav": _Spec(f.existing_file(), "multichannel WAV for a synthetic array"),
+        },
+    ),
 }
 
 
@@ -238,9 +277,19 @@ def _from_dict(cls: type[Config], data: Mapping[str, Any], source: str, ctx: f.C
         ConfigIssue(str(k), None, _suggest(k, _SCHEMA, "section")) for k in data if k not in _SCHEMA
     ]
     sections = {name: _build_section(name, data.get(name, {}), ctx, issues) for name in _SCHEMA}
+    if not issues:
+        issues.extend(verify_voice(sections["voice"], sections["microphone"]))
     if issues:
         raise ConfigError(issues, source)
     return cls(**sections)
+
+
+def verify_voice(voice: VoiceSection, microphone: MicrophoneConfig) -> list[ConfigIssue]:
+    """Cross-field rule: a synthetic microphone array plays a recording, which must be named."""
+    if voice.enabled and microphone.synthetic and voice.script_wav is None:
+        rule = 'needed when voice.enabled and microphone.device = "synthetic"'
+        return [ConfigIssue("voice.script_wav", None, rule)]
+    return []
 
 
 @dataclass(frozen=True)
@@ -253,6 +302,7 @@ class Config:
     microphone: MicrophoneConfig = field(default_factory=MicrophoneConfig)
     speaker: SpeakerConfig = field(default_factory=SpeakerConfig)
     state: StateConfig = field(default_factory=StateConfig)
+    voice: VoiceSection = field(default_factory=VoiceSection)
 
     @classmethod
     def from_dict(
