@@ -44,7 +44,7 @@ def crop(raw: object, ctx: f.Context) -> tuple[float, float, float, float]:
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in raw):
         raise f.Invalid(rule)
     x, y, w, h = (float(v) for v in raw)
-    if not (0 <= x and 0 <= y and w >= 0.05 and h >= 0.05 and x + w <= 1 and y + h <= 1):
+    if not (x >= 0 and y >= 0 and w >= 0.05 and h >= 0.05 and x + w <= 1 and y + h <= 1):
         raise f.Invalid(rule)
     return x, y, w, h
 
