@@ -22,7 +22,9 @@ from devices import (
     open_microphone,
     open_speaker,
 )
+from devices.room_voice import VoiceMicrophone
 from endpoint import Call, HubSettings
+from kiosk import voice
 from kiosk.config import Config, ConfigError
 from ui import CallViewModel, KioskWindow, texts
 
@@ -52,6 +54,7 @@ class Devices:
     microphone: Microphone
     playout: Playout
     speaker: Speaker
+    voice: VoiceMicrophone | None = None
 
     def start(self) -> None:
         for device in (self.camera, self.microphone, self.speaker):
@@ -73,17 +76,18 @@ class Devices:
 def open_devices(config: Config) -> Devices:
     cam, mic, spk = config.camera, config.microphone, config.speaker
     playout = Playout()
-    microphone = (
-        SyntheticMicrophone(mic.tone_hz, wav=mic.wav_file)
-        if mic.synthetic
-        else open_microphone(mic.device)
-    )
-    return Devices(
-        camera=open_camera(cam.device, config.site.name, cam.width, cam.height, cam.fps),
-        microphone=microphone,
-        playout=playout,
-        speaker=open_speaker(spk.device, playout, spk.volume),
-    )
+    camera: Camera = open_camera(cam.device, config.site.name, cam.width, cam.height, cam.fps)
+    microphone: Microphone
+    voice_mic = None
+    if config.voice.enabled:
+        voice_mic = voice.voice_microphone(config, playout)
+        microphone, camera = voice_mic, voice.directed_camera(camera, voice_mic)
+    elif mic.synthetic:
+        microphone = SyntheticMicrophone(mic.tone_hz, wav=mic.wav_file)
+    else:
+        microphone = open_microphone(mic.device)
+    speaker = open_speaker(spk.device, playout, spk.volume)
+    return Devices(camera, microphone, playout, speaker, voice_mic)
 
 
 class KioskApp:

@@ -198,7 +198,7 @@ _SCHEMA: dict[str, tuple[type[Any], dict[str, _Spec]]] = {
             "switch_after_s": _Spec(f.number(0.1, 5.0), "speech needed before a cut, s"),
             "overview_after_s": _Spec(f.number(1.0, 120.0), "silence before the overview, s"),
             "min_dwell_s": _Spec(f.number(0.0, 30.0), "shortest time on one shot, s"),
-            "script_wav": _Spec(f.existing_file(), "multichannel WAV for a synthetic array"),
+            "script_wav": _Spec(f.existing_file(), "WAV for a synthetic array (+1 ch: reference)"),
         },
     ),
 }

@@ -1,0 +1,189 @@
+"""The room's microphone array at work: capture → gate + direction → director → call.
+
+``VoiceMicrophone`` is a Microphone for the call (gated mono, 48 kHz) whose worker thread
+runs the voice pipeline on every 10 ms block and publishes the director's decisions
+(mute state for the panel and TV, camera target for the directed camera).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import sounddevice as sd
+
+from devices import _sd
+from devices._latest import LatestFrame
+from devices._ring import AudioRing, Samples
+from devices.voice import (
+    CameraTarget,
+    Decision,
+    Director,
+    MicArraySource,
+    MicBlock,
+    MicState,
+    ScriptedMicArray,
+    VoiceProcessor,
+)
+
+log = logging.getLogger(__name__)
+
+RATE = 48000
+BLOCK = RATE // 100
+SILENT = (MicState.MUTED, MicState.AUTO_MUTED)
+
+
+class ArrayCapture:
+    """A multichannel sound device captured in 10 ms blocks (a bounded queue of blocks)."""
+
+    def __init__(self, device: str, channels: int, rate: int = RATE) -> None:
+        self.device, self._channels, self._rate = device, channels, rate
+        self._blocks: collections.deque[tuple[float, Samples]] = collections.deque(maxlen=50)
+        self._ready = threading.Condition()
+        self._stream: Any = None
+        self.error: str | None = None
+
+    @property
+    def rate(self) -> int:
+        return self._rate
+
+    @property
+    def channels(self) -> int:
+        return self._channels
+
+    def start(self) -> None:
+        try:
+            self._stream = _sd.open_stream(
+                sd.InputStream, self.device, "input", samplerate=self._rate,
+                channels=self._channels, dtype="float32", blocksize=self._rate // 100,
+                callback=self._callback,
+            )  # fmt: skip
+        except _sd.AudioDeviceError as err:
+            self.error = str(err)
+            log.warning("%s", err)
+
+    def _callback(self, data: Any, frames: int, when: Any, status: Any) -> None:
+        with self._ready:
+            self._blocks.append((time.monotonic(), np.array(data, dtype=np.float32)))
+            self._ready.notify()
+
+    def blocks(self) -> Iterator[MicBlock]:
+        zeros = np.zeros(self._rate // 100, np.float32)
+        while self._stream is not None:
+            with self._ready:
+                if not self._blocks and not self._ready.wait(timeout=0.5):
+                    continue
+                t, mics = self._blocks.popleft()
+            yield MicBlock(t, mics, zeros[: len(mics)], self._rate)
+
+    def stop(self) -> None:
+        if self._stream is not None:
+            stream, self._stream = self._stream, None
+            stream.close()
+
+
+class VoiceMicrophone:
+    """Gated room audio for the call, plus the director's decisions for UI and camera."""
+
+    def __init__(
+        self,
+        source: MicArraySource,
+        processor: VoiceProcessor,
+        director: Director,
+        reference: AudioRing | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.sample_rate = RATE
+        self.source, self.processor, self.director = source, processor, director
+        self.reference = reference
+        self.decisions: LatestFrame[Decision] = LatestFrame()
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._out = AudioRing(RATE // 2)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def error(self) -> str | None:
+        return getattr(self.source, "error", None)
+
+    # -- panel actions (loop thread) ----------------------------------------------------------
+    def set_manual_mute(self, muted: bool) -> None:
+        with self._lock:
+            self.director.set_manual_mute(muted)
+
+    def choose_camera(self, target: CameraTarget) -> None:
+        with self._lock:
+            self.director.choose_camera(target)
+
+    def reset_meeting(self) -> None:
+        with self._lock:
+            self.director.reset_meeting()
+
+    # -- worker ------------------------------------------------------------------------------------
+    def start(self) -> None:
+        starter = getattr(self.source, "start", None)
+        if starter is not None:
+            starter()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="voice:array", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        scripted = isinstance(self.source, ScriptedMicArray)
+        begin = self._clock()
+        while not self._stop.is_set():
+            for block in self.source.blocks():
+                if self._stop.is_set():
+                    return
+                if scripted:  # a recording plays in real time (and loops), like a live array
+                    self._stop.wait(max(0.0, begin + block.t - self._clock()))
+                self._step(block)
+            if not scripted:
+                return
+            begin = self._clock()
+
+    def _step(self, block: MicBlock) -> None:
+        ref = block.ref if self.reference is None else self._reference(len(block.mics))
+        now = self._clock()
+        with self._lock:
+            frame = self.processor.process(block.mics, ref, now, block.rate)
+            decision = self.director.update(
+                now, gate=frame.gate.state, speech=frame.gate.speech, far_end=frame.gate.far_end,
+                doa=frame.doa, warnings=tuple(str(fault) for fault in frame.faults),
+            )  # fmt: skip
+        gain = 0.0 if decision.mic in SILENT else frame.gate.gain
+        mono = np.asarray(np.mean(block.mics, axis=1) * gain, dtype=np.float32)
+        self._out.write(_to_rate(mono, block.rate))
+        self.decisions.put(decision, now)
+
+    def _reference(self, count: int) -> Samples:
+        assert self.reference is not None
+        ref = self.reference.read(count)
+        return np.pad(ref, (0, count - len(ref))) if len(ref) < count else ref
+
+    def read(self, count: int) -> Samples:
+        self._out.trim(count + RATE // 5)
+        out = self._out.read(count)
+        return np.pad(out, (0, count - len(out))) if len(out) < count else out
+
+    def stop(self) -> None:
+        self._stop.set()
+        stopper = getattr(self.source, "stop", None)
+        if stopper is not None:
+            stopper()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+            self._thread = None
+
+
+def _to_rate(mono: Samples, rate: int) -> Samples:
+    if rate == RATE:
+        return mono
+    positions = np.arange(len(mono) * RATE // rate) * rate / RATE
+    return np.interp(positions, np.arange(len(mono)), mono).astype(np.float32)
