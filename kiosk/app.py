@@ -99,7 +99,8 @@ class KioskApp:
         self.call = Call(
             self._settings(), self.devices.camera, self.devices.microphone, self.devices.playout
         )
-        self.model = CallViewModel(self.call)
+        choices = voice.camera_choices(config) if self.devices.voice else []
+        self.model = CallViewModel(self.call, self.devices.voice, choices)
         self.window = KioskWindow(self.model, config.site.name, self.devices.camera.frames)  # type: ignore[arg-type]
         self.window.join_button.setEnabled(join_allowed)
         self._notice = notice

@@ -12,10 +12,14 @@ import logging
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from PyQt6.QtWidgets import QApplication
 
 from devices import Playout, SyntheticCamera, SyntheticMicrophone
+from devices.scene import Sound, render, speech
+from devices.voice import write_wav
 from endpoint import Call, CallState, HubSettings
 from kiosk import netns
 from kiosk.app import KioskApp, headless_wanted, run_qt
@@ -28,19 +32,38 @@ FAR_END_NAME = "Xã Nà Hỳ"
 DEMO_SITE_NAME = "Xã Bản Vẽ"
 
 
-def demo_config(hub: LocalHub, workdir: Path) -> Config:
+SCENE_SPEECH_AT, SCENE_ECHO_AT, SCENE_SECONDS = 1.0, 7.5, 11.5
+DEMO_ZONE = {"name": "Dãy trái", "angles": [30, 110], "crop": [0.5, 0.45, 0.5, 0.55]}
+
+
+def demo_scene(workdir: Path) -> Path:
+    """A recorded room for the array stand-in: a local talker from the left row (67.5°),
+    then the far end out of the TV loudspeaker (270°). Last channel: the playout reference."""
+    talk = speech("Xin chào các đồng chí, xã Bản Vẽ xin báo cáo tình hình mưa lũ trong tuần.")
+    far = speech("Đây là điểm cầu huyện, đề nghị các xã báo cáo ngắn gọn.") * 0.5
+    sounds = [Sound(talk, 67.5, SCENE_SPEECH_AT), Sound(far, 270.0, SCENE_ECHO_AT, far_end=True)]
+    mics, ref = render(sounds, SCENE_SECONDS)
+    path = workdir / "room.wav"
+    write_wav(path, np.column_stack([mics, ref]), 48000)
+    return path
+
+
+def demo_config(hub: LocalHub, workdir: Path, voice: bool = False) -> Config:
     """The kiosk's configuration for the demo; the room PIN goes in a 0600 file."""
     pin_file = workdir / "room.pin"
     pin_file.touch(mode=0o600)
     pin_file.write_text(hub.room.pin + "\n")
-    return Config.from_dict(
-        {
-            "site": {"name": DEMO_SITE_NAME},
-            "hub": {"url": hub.url, "room": hub.room.room, "pin_file": str(pin_file)},
-            "state": {"dir": str(workdir / "state")},
-        },
-        source="<demo>",
-    )
+    raw: dict[str, Any] = {
+        "site": {"name": DEMO_SITE_NAME},
+        "hub": {"url": hub.url, "room": hub.room.room, "pin_file": str(pin_file)},
+        "state": {"dir": str(workdir / "state")},
+    }
+    if voice:
+        raw["voice"] = {
+            "enabled": True, "script_wav": str(demo_scene(workdir)),
+            "speaker_angles": [225, 315], "zones": [DEMO_ZONE],
+        }  # fmt: skip
+    return Config.from_dict(raw, source="<demo>")
 
 
 def far_end(hub: LocalHub) -> tuple[Call, SyntheticCamera]:
@@ -55,10 +78,10 @@ async def _demo(app: QApplication, hub: LocalHub, seconds: float | None, shot: P
     remote_camera.start()
     await remote.join()
     with tempfile.TemporaryDirectory(prefix="diemcau-demo-") as workdir:
-        kiosk = KioskApp(demo_config(hub, Path(workdir)))
-    kiosk.start()
-    kiosk.window.join_button.click()  # the officer's tap
-    return await _show(app, kiosk, remote, remote_camera, seconds, shot)
+        kiosk = KioskApp(demo_config(hub, Path(workdir), voice=True))
+        kiosk.start()
+        kiosk.window.join_button.click()  # the officer's tap
+        return await _show(app, kiosk, remote, remote_camera, seconds, shot)
 
 
 async def _show(
@@ -93,6 +116,8 @@ async def _run_for(app: QApplication, kiosk: KioskApp, seconds: float | None) ->
 def _report(kiosk: KioskApp) -> None:
     call = kiosk.call
     print(f"call state: {call.state.value}")
+    shot = kiosk.model.camera_shot[0] or "overview"
+    print(f"microphone: {kiosk.model.mic_state}; camera: {shot}")
     for participant in call.participants.values():
         print(f"remote room {participant.display!r}: {participant.video.seq} frames decoded")
 

@@ -24,6 +24,7 @@ from devices.voice import (
     read_wav,
 )
 from kiosk.config import Config, VoiceSection
+from ui import texts
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,12 @@ def zones(voice: VoiceSection) -> tuple[Zone, ...]:
         )
         for z in voice.zones
     )
+
+
+def camera_choices(config: Config) -> list[tuple[str, CameraTarget]]:
+    """The panel's shot buttons: the whole room, then each seating zone."""
+    overview = (texts.OVERVIEW, CameraTarget(MAIN))
+    return [overview, *((zone.name, zone.target) for zone in zones(config.voice))]
 
 
 def director_config(voice: VoiceSection) -> DirectorConfig:

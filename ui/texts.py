@@ -10,6 +10,14 @@ MUTE = "Tắt micro"
 UNMUTE = "Bật micro"
 RETRY = "Thử lại"
 MUTED_BADGE = "Micro đang tắt"
+MIC_BADGE = {
+    "muted": MUTED_BADGE,
+    "auto_muted": "Tự động tắt micro — chưa có ai nói",
+    "open_warning": "Micro mở, không tự tắt được — hãy kiểm tra micro",
+}
+OVERVIEW = "Toàn cảnh"
+AUTO_CAMERA_ON = "Camera tự chuyển theo người nói"
+AUTO_CAMERA_PAUSED = "Camera chọn tay — tự chuyển tạm dừng đến hết cuộc họp"
 SELF_VIEW = "Phòng mình"
 WAITING_FOR_ROOMS = "Đang chờ các điểm cầu khác vào họp…"
 CONFIG_BAD = "Tệp cấu hình có lỗi. Máy đang dùng cấu hình tốt gần nhất."

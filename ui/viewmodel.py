@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Coroutine, Sequence
+from typing import Any, Protocol
 
-from PyQt6.QtCore import QObject, pyqtSignal
+from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 
+from devices import LatestFrame
 from endpoint import Call, CallEvent, CallState, Participant, StateChanged
 from ui import texts
 
 log = logging.getLogger(__name__)
+
+
+VOICE_POLL_MS = 200
+
+
+class RoomVoice(Protocol):
+    """What the panel needs from the microphone array's director (devices.room_voice)."""
+
+    decisions: LatestFrame[Any]
+
+    def set_manual_mute(self, muted: bool) -> None: ...
+    def choose_camera(self, target: Any) -> None: ...
+    def reset_meeting(self) -> None: ...
 
 
 class CallViewModel(QObject):
@@ -21,13 +35,45 @@ class CallViewModel(QObject):
     stateChanged = pyqtSignal(object, str)  # CallState, status text
     participantsChanged = pyqtSignal()
     mutedChanged = pyqtSignal(bool)
+    micStateChanged = pyqtSignal(str)  # open | muted | auto_muted | open_warning
+    cameraChanged = pyqtSignal(str, bool)  # shot on air (zone name or ""), auto-switching on
 
-    def __init__(self, call: Call) -> None:
+    def __init__(
+        self,
+        call: Call,
+        voice: RoomVoice | None = None,
+        camera_choices: Sequence[tuple[str, Any]] = (),
+    ) -> None:
         super().__init__()
         self.call = call
+        self.voice = voice
+        self.camera_choices = list(camera_choices)  # (label, target) for the panel
         self.status = texts.STATE[call.state]
+        self.mic_state = "open"
+        self.camera_shot: tuple[str, bool] = ("", True)
         self._pending: set[asyncio.Task[None]] = set()
         call.listen(self._on_event)
+        self._timer = QTimer(self)
+        self._timer.setInterval(VOICE_POLL_MS)
+        self._timer.timeout.connect(self._poll_voice)
+        if voice is not None:
+            self._timer.start()
+
+    def _poll_voice(self) -> None:
+        assert self.voice is not None
+        decision = self.voice.decisions.get()[0]
+        if decision is None:
+            return
+        self._set_mic_state(decision.mic.value)
+        shot = (decision.zone or "", bool(decision.auto_camera))
+        if shot != self.camera_shot:
+            self.camera_shot = shot
+            self.cameraChanged.emit(*shot)
+
+    def _set_mic_state(self, state: str) -> None:
+        if state != self.mic_state:
+            self.mic_state = state
+            self.micStateChanged.emit(state)
 
     @property
     def state(self) -> CallState:
@@ -45,7 +91,16 @@ class CallViewModel(QObject):
                 else texts.STATE[event.state]
             )
             self.stateChanged.emit(event.state, self.status)
+            if event.state in (CallState.IDLE, CallState.FAILED):
+                self._meeting_over()
         self.participantsChanged.emit()
+
+    def _meeting_over(self) -> None:
+        """Manual mute and camera choices last one meeting; the next starts fresh."""
+        if self.voice is not None:
+            self.voice.reset_meeting()
+        if self.call.muted:
+            self.toggle_mute()
 
     def _run(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -59,5 +114,16 @@ class CallViewModel(QObject):
         self._run(self.call.leave())
 
     def toggle_mute(self) -> None:
-        self.call.set_muted(not self.call.muted)
-        self.mutedChanged.emit(self.call.muted)
+        """The panel's mute always wins over auto-mute."""
+        muted = not self.call.muted
+        self.call.set_muted(muted)
+        if self.voice is not None:
+            self.voice.set_manual_mute(muted)
+        self.mutedChanged.emit(muted)
+        if self.voice is None or muted:
+            self._set_mic_state("muted" if muted else "open")
+
+    def choose_camera(self, index: int) -> None:
+        """A manual shot: shown at once; auto-switching pauses for the rest of the meeting."""
+        if self.voice is not None and 0 <= index < len(self.camera_choices):
+            self.voice.choose_camera(self.camera_choices[index][1])

@@ -29,6 +29,10 @@ QLabel#notice { background: #7a5b00; font-size: 18px; padding: 8px; }
 QLabel#caption { font-size: 20px; background: #000000; padding: 2px; }
 QLabel#waiting { font-size: 26px; color: #9fb0c6; }
 QLabel#badge { background: #b3261e; font-size: 20px; padding: 6px 12px; border-radius: 6px; }
+QLabel#badge[mic="auto_muted"] { background: #37506e; }
+QLabel#badge[mic="open_warning"] { background: #7a5b00; }
+QLabel#camera { font-size: 18px; color: #c9d4e3; }
+QPushButton#shot { font-size: 20px; padding: 10px 16px; }
 QFrame#tile { background: #000000; border: 2px solid #2c3a4d; }
 QFrame#tile[talking="true"] { border: 4px solid #3ddc84; }
 QFrame#selfview { background: #000000; border: 2px solid #e0b000; }
@@ -64,6 +68,8 @@ class KioskWindow(QMainWindow):
         model.stateChanged.connect(self._on_state)
         model.participantsChanged.connect(self._on_participants)
         model.mutedChanged.connect(self._on_muted)
+        model.micStateChanged.connect(self._on_mic_state)
+        model.cameraChanged.connect(self._on_camera)
         self._on_state(model.state, model.status)
 
     @staticmethod
@@ -102,10 +108,23 @@ class KioskWindow(QMainWindow):
         self.leave_button = self._button(texts.LEAVE, "leave", self.model.leave)
         bar.addWidget(self.badge)
         bar.addStretch(1)
+        self.camera_note = self._label("", "camera")
+        self.shot_buttons = [
+            self._button(label, "shot", self._shot_slot(i))
+            for i, (label, _) in enumerate(self.model.camera_choices)
+        ]
+        for widget in (self.camera_note, *self.shot_buttons):
+            bar.addWidget(widget)
         bar.addWidget(self.mute_button)
         bar.addWidget(self.leave_button)
         layout.addLayout(bar)
         return page
+
+    def _shot_slot(self, index: int) -> Callable[[], None]:
+        def chosen() -> None:
+            self.model.choose_camera(index)
+
+        return chosen
 
     def show_notice(self, text: str) -> None:
         """A standing banner (e.g. configuration errors) above everything else."""
@@ -129,4 +148,16 @@ class KioskWindow(QMainWindow):
 
     def _on_muted(self, muted: bool) -> None:
         self.mute_button.setText(texts.UNMUTE if muted else texts.MUTE)
-        self.badge.setVisible(muted)
+
+    def _on_mic_state(self, state: str) -> None:
+        """Muted (by hand) and auto-muted (nobody speaks) look different on purpose."""
+        self.badge.setText(texts.MIC_BADGE.get(state, ""))
+        self.badge.setProperty("mic", state)
+        self.badge.style().unpolish(self.badge)  # type: ignore[union-attr]
+        self.badge.style().polish(self.badge)  # type: ignore[union-attr]
+        self.badge.setVisible(state in texts.MIC_BADGE)
+
+    def _on_camera(self, zone: str, auto: bool) -> None:
+        shot = zone or texts.OVERVIEW
+        note = texts.AUTO_CAMERA_ON if auto else texts.AUTO_CAMERA_PAUSED
+        self.camera_note.setText(f"{shot} · {note}")

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import qasync
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QImage
 
@@ -21,20 +18,6 @@ from tests._util import wait_until
 from ui import texts
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "out"
-
-
-@pytest.fixture
-def run(qapp: Any) -> Iterator[Any]:
-    """Run a coroutine to completion on a qasync loop driven by the Qt application."""
-    qapp.setQuitOnLastWindowClosed(False)  # as in the app: closing a window must not stop the loop
-    loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
-
-    def runner(coro: Coroutine[Any, Any, None]) -> None:
-        loop.run_until_complete(asyncio.wait_for(coro, 60))
-
-    yield runner
-    asyncio.set_event_loop(None)
 
 
 def pixels(image: QImage) -> np.ndarray:
