@@ -57,15 +57,27 @@ class ArrayCapture:
         return self._channels
 
     def start(self) -> None:
+        """Open the array; one that offers fewer channels than configured is still opened
+        (the voice pipeline then reports the mismatch and keeps the room audible)."""
         try:
-            self._stream = _sd.open_stream(
-                sd.InputStream, self.device, "input", samplerate=self._rate,
-                channels=self._channels, dtype="float32", blocksize=self._rate // 100,
-                callback=self._callback,
-            )  # fmt: skip
+            self._open(self._channels)
         except _sd.AudioDeviceError as err:
-            self.error = str(err)
-            log.warning("%s", err)
+            offered = _input_channels(self.device)
+            if not 0 < offered < self._channels:
+                self.error = str(err)
+                log.warning("%s", err)
+                return
+            log.warning("array %r offers %d of %d channels", self.device, offered, self._channels)
+            try:
+                self._open(offered)
+            except _sd.AudioDeviceError as again:
+                self.error = str(again)
+
+    def _open(self, channels: int) -> None:
+        self._stream = _sd.open_stream(
+            sd.InputStream, self.device, "input", samplerate=self._rate, channels=channels,
+            dtype="float32", blocksize=self._rate // 100, callback=self._callback,
+        )  # fmt: skip
 
     def _callback(self, data: Any, frames: int, when: Any, status: Any) -> None:
         with self._ready:
@@ -107,6 +119,7 @@ class VoiceMicrophone:
         self._out = AudioRing(RATE // 2)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._warnings: tuple[str, ...] = ()
 
     @property
     def error(self) -> str | None:
@@ -157,6 +170,10 @@ class VoiceMicrophone:
                 now, gate=frame.gate.state, speech=frame.gate.speech, far_end=frame.gate.far_end,
                 doa=frame.doa, warnings=tuple(str(fault) for fault in frame.faults),
             )  # fmt: skip
+        if decision.warnings != self._warnings:
+            self._warnings = decision.warnings
+            if decision.warnings:
+                log.warning("microphone array: %s", "; ".join(decision.warnings))
         gain = 0.0 if decision.mic in SILENT else frame.gate.gain
         mono = np.asarray(np.mean(block.mics, axis=1) * gain, dtype=np.float32)
         self._out.write(_to_rate(mono, block.rate))
@@ -180,6 +197,14 @@ class VoiceMicrophone:
         if self._thread is not None:
             self._thread.join(timeout=2)
             self._thread = None
+
+
+def _input_channels(device: str) -> int:
+    try:
+        name, _ = _sd.resolve(device, "input")
+        return int(sd.query_devices(name, "input")["max_input_channels"])
+    except (_sd.AudioDeviceError, ValueError, sd.PortAudioError):
+        return 0
 
 
 def _to_rate(mono: Samples, rate: int) -> Samples:
