@@ -8,6 +8,7 @@ sends silence while muted, so the stream stays up and unmuting is instant.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fractions
 import time
 from collections.abc import Callable
@@ -40,7 +41,8 @@ class CameraTrack(MediaStreamTrack):
         loop = asyncio.get_running_loop()
 
         def wake() -> None:  # in the capture thread
-            loop.call_soon_threadsafe(self._fresh.set)
+            with contextlib.suppress(RuntimeError):  # the loop is closing
+                loop.call_soon_threadsafe(self._fresh.set)
 
         self._unlisten = camera.frames.listen(wake)
         self.frames_sent = 0
@@ -75,7 +77,8 @@ class CameraTrack(MediaStreamTrack):
         return frame
 
     def stop(self) -> None:
-        self._unlisten()
+        if self.readyState != "ended":
+            self._unlisten()
         super().stop()
 
 

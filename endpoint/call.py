@@ -109,6 +109,7 @@ class Call:
         self._publisher: Publisher | None = None
         self._subscriber: Subscriber | None = None
         self._mic_track: MicrophoneTrack | None = None
+        self._tracks: list[MediaStreamTrack] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
     # -- observers --------------------------------------------------------------
@@ -171,8 +172,8 @@ class Call:
         pub_handle.listener = self._publisher_event
         self._mic_track = MicrophoneTrack(self.microphone, self.clock)
         self._mic_track.muted = self._muted
-        video = CameraTrack(self.camera, self.clock)
-        feeds = await self._publisher.join([video, self._mic_track])
+        self._tracks = [CameraTrack(self.camera, self.clock), self._mic_track]
+        feeds = await self._publisher.join(self._tracks)
         self._publisher.pc.on("connectionstatechange", self._media_state)
         await self._add_feeds(feeds)
 
@@ -198,8 +199,10 @@ class Call:
                 await part.pc.close()
         if self._client is not None:
             await self._client.close()
+        for track in self._tracks:
+            track.stop()  # the camera track stops listening to the camera
         self._client = self._publisher = self._subscriber = None
-        self._mic_track = None
+        self._mic_track, self._tracks = None, []
 
     # -- hub events -----------------------------------------------------------------
     def _publisher_event(self, message: Json) -> None:

@@ -95,6 +95,7 @@ class KioskApp:
 
     def __init__(self, config: Config, notice: str = "", join_allowed: bool = True) -> None:
         self.config = config
+        self._notice, self._join_allowed = notice, join_allowed
         self.devices = open_devices(config)
         self.call = Call(
             self._settings(), self.devices.camera, self.devices.microphone, self.devices.playout
@@ -102,8 +103,7 @@ class KioskApp:
         choices = voice.camera_choices(config) if self.devices.voice else []
         self.model = CallViewModel(self.call, self.devices.voice, choices)
         self.window = KioskWindow(self.model, config.site.name, self.devices.camera.frames)  # type: ignore[arg-type]
-        self.window.join_button.setEnabled(join_allowed)
-        self._notice = notice
+        self.window.join_button.setEnabled(self._join_allowed)
         self._timer = QTimer()
         self._timer.setInterval(DEVICE_CHECK_MS)
         self._timer.timeout.connect(self._check_devices)
@@ -113,7 +113,7 @@ class KioskApp:
             return hub_settings(self.config)
         except ConfigError as err:  # a secret file became unreadable after validation
             log.error("%s", err)
-            self._notice = texts.CONFIG_BAD_NO_FALLBACK
+            self._notice, self._join_allowed = texts.CONFIG_BAD_NO_FALLBACK, False
             return HubSettings(
                 url=self.config.hub.url, room=self.config.hub.room, display=self.config.site.name
             )

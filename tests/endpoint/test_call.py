@@ -153,3 +153,13 @@ async def test_hub_reports_who_is_talking(room: Any) -> None:
     assert not b_seen_by_a.talking
     a.set_muted(True)
     await wait_until(lambda: not a_seen_by_b.talking, timeout=8)
+
+
+async def test_leaving_releases_the_camera(room: Any) -> None:
+    a = room("Xã A")
+    before = len(a.camera.frames._listeners)
+    for _ in range(2):
+        await a.join()
+        assert len(a.camera.frames._listeners) == before + 1
+        await a.leave()
+        assert len(a.camera.frames._listeners) == before
