@@ -7,12 +7,15 @@ name is matched against PortAudio's device names.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import sounddevice as sd
+
+log = logging.getLogger(__name__)
 
 
 class AudioDeviceError(RuntimeError):
@@ -58,3 +61,41 @@ def open_stream(factory: Any, name: str, kind: str, **options: Any) -> Any:
     except (sd.PortAudioError, ValueError) as err:
         raise AudioDeviceError(f"cannot open {kind} device {name!r}: {err}") from err
     return stream
+
+
+class StreamDevice:
+    """A sound device driven by one PortAudio stream of 10 ms float32 blocks.
+
+    ``start`` opens the stream (a failure is kept in ``error``, never raised: the room
+    keeps running and the panel says what is missing); ``stop`` closes it.
+    """
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+        self._stream: Any = None
+        self._error: str | None = None
+
+    @property
+    def error(self) -> str | None:
+        return self._error
+
+    def _open(self, factory: Any, kind: str, rate: int, channels: int) -> bool:
+        try:
+            self._stream = open_stream(
+                factory, self.device, kind, samplerate=rate, channels=channels,
+                dtype="float32", blocksize=rate // 100, callback=self._callback,
+            )  # fmt: skip
+        except AudioDeviceError as err:
+            self._error = str(err)
+            log.warning("%s", err)
+            return False
+        self._error = None
+        return True
+
+    def _callback(self, data: Any, frames: int, when: Any, status: Any) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        if self._stream is not None:
+            stream, self._stream = self._stream, None
+            stream.close()

@@ -102,46 +102,21 @@ def load_wav(path: str | Path, sample_rate: int = RATE) -> Samples:
     return np.asarray(data, dtype=np.float32)
 
 
-class SoundDeviceMicrophone:
+class SoundDeviceMicrophone(_sd.StreamDevice):
     """Capture from a sound device through a PortAudio callback into a bounded ring."""
 
     MAX_LATENCY = 0.2
 
     def __init__(self, device: str, sample_rate: int = RATE) -> None:
-        self.device = device
+        super().__init__(device)
         self.sample_rate = sample_rate
         self._ring = AudioRing(sample_rate // 2)
-        self._stream: Any = None
-        self._error: str | None = None
-
-    @property
-    def error(self) -> str | None:
-        return self._error
 
     def start(self) -> None:
-        try:
-            self._stream = _sd.open_stream(
-                sd.InputStream,
-                self.device,
-                "input",
-                samplerate=self.sample_rate,
-                channels=1,
-                dtype="float32",
-                blocksize=self.sample_rate // 100,
-                callback=self._callback,
-            )
-            self._error = None
-        except _sd.AudioDeviceError as err:
-            self._error = str(err)
-            log.warning("%s", err)
+        self._open(sd.InputStream, "input", self.sample_rate, 1)
 
-    def _callback(self, data: Any, frames: int, time: Any, status: Any) -> None:
+    def _callback(self, data: Any, frames: int, when: Any, status: Any) -> None:
         self._ring.write(data[:, 0])
-
-    def stop(self) -> None:
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
 
     def read(self, count: int) -> Samples:
         self._ring.trim(count + int(self.MAX_LATENCY * self.sample_rate))

@@ -38,15 +38,14 @@ BLOCK = RATE // 100
 SILENT = (MicState.MUTED, MicState.AUTO_MUTED)
 
 
-class ArrayCapture:
+class ArrayCapture(_sd.StreamDevice):
     """A multichannel sound device captured in 10 ms blocks (a bounded queue of blocks)."""
 
     def __init__(self, device: str, channels: int, rate: int = RATE) -> None:
-        self.device, self._channels, self._rate = device, channels, rate
+        super().__init__(device)
+        self._channels, self._rate = channels, rate
         self._blocks: collections.deque[tuple[float, Samples]] = collections.deque(maxlen=50)
         self._ready = threading.Condition()
-        self._stream: Any = None
-        self.error: str | None = None
 
     @property
     def rate(self) -> int:
@@ -59,25 +58,12 @@ class ArrayCapture:
     def start(self) -> None:
         """Open the array; one that offers fewer channels than configured is still opened
         (the voice pipeline then reports the mismatch and keeps the room audible)."""
-        try:
-            self._open(self._channels)
-        except _sd.AudioDeviceError as err:
-            offered = _input_channels(self.device)
-            if not 0 < offered < self._channels:
-                self.error = str(err)
-                log.warning("%s", err)
-                return
+        if self._open(sd.InputStream, "input", self._rate, self._channels):
+            return
+        offered = _input_channels(self.device)
+        if 0 < offered < self._channels:
             log.warning("array %r offers %d of %d channels", self.device, offered, self._channels)
-            try:
-                self._open(offered)
-            except _sd.AudioDeviceError as again:
-                self.error = str(again)
-
-    def _open(self, channels: int) -> None:
-        self._stream = _sd.open_stream(
-            sd.InputStream, self.device, "input", samplerate=self._rate, channels=channels,
-            dtype="float32", blocksize=self._rate // 100, callback=self._callback,
-        )  # fmt: skip
+            self._open(sd.InputStream, "input", self._rate, offered)
 
     def _callback(self, data: Any, frames: int, when: Any, status: Any) -> None:
         with self._ready:
@@ -92,11 +78,6 @@ class ArrayCapture:
                     continue
                 t, mics = self._blocks.popleft()
             yield MicBlock(t, mics, zeros[: len(mics)], self._rate)
-
-    def stop(self) -> None:
-        if self._stream is not None:
-            stream, self._stream = self._stream, None
-            stream.close()
 
 
 class VoiceMicrophone:

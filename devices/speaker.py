@@ -86,42 +86,18 @@ def _scaled(block: Samples, volume: int) -> Samples:
     return out
 
 
-class SoundDeviceSpeaker:
+class SoundDeviceSpeaker(_sd.StreamDevice):
     """Plays the playout mix on a sound device (PortAudio callback)."""
 
     def __init__(self, device: str, playout: Playout, volume: int = 80) -> None:
-        self.device, self.playout, self.volume = device, playout, volume
-        self._stream: Any = None
-        self._error: str | None = None
-
-    @property
-    def error(self) -> str | None:
-        return self._error
+        super().__init__(device)
+        self.playout, self.volume = playout, volume
 
     def start(self) -> None:
-        try:
-            self._stream = _sd.open_stream(
-                sd.OutputStream,
-                self.device,
-                "output",
-                samplerate=self.playout.rate,
-                channels=1,
-                dtype="float32",
-                blocksize=self.playout.rate // 100,
-                callback=self._callback,
-            )
-            self._error = None
-        except _sd.AudioDeviceError as err:
-            self._error = str(err)
-            log.warning("%s", err)
+        self._open(sd.OutputStream, "output", self.playout.rate, 1)
 
-    def _callback(self, out: Any, frames: int, time: Any, status: Any) -> None:
+    def _callback(self, out: Any, frames: int, when: Any, status: Any) -> None:
         out[:, 0] = _scaled(self.playout.read(frames), self.volume)
-
-    def stop(self) -> None:
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
 
 
 class SyntheticSpeaker:
