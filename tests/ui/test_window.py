@@ -137,3 +137,17 @@ def test_talking_room_is_framed(qtbot: Any, qapp: Any) -> None:
     speaker.talking = False
     view.set_participants([speaker])
     assert set(view.tiles) == {1} and view.tiles[1].property("talking") is False
+
+
+def test_config_notice_is_shown_and_join_disabled(qtbot: Any, hub: Any, tmp_path: Path) -> None:
+    from kiosk.run import placeholder_config
+
+    kiosk = KioskApp(placeholder_config(), notice=texts.CONFIG_BAD_NO_FALLBACK, join_allowed=False)
+    qtbot.addWidget(kiosk.window)
+    kiosk.start()
+    try:
+        assert kiosk.window.notice.isVisibleTo(kiosk.window)
+        assert kiosk.window.notice.text() == texts.CONFIG_BAD_NO_FALLBACK
+        assert not kiosk.window.join_button.isEnabled()
+    finally:
+        kiosk.devices.stop()
