@@ -139,7 +139,7 @@ def test_talking_room_is_framed(qtbot: Any, qapp: Any) -> None:
     assert set(view.tiles) == {1} and view.tiles[1].property("talking") is False
 
 
-def test_config_notice_is_shown_and_join_disabled(qtbot: Any, hub: Any, tmp_path: Path) -> None:
+def test_config_notice_is_shown_and_join_disabled(qtbot: Any) -> None:
     from kiosk.run import placeholder_config
 
     kiosk = KioskApp(placeholder_config(), notice=texts.CONFIG_BAD_NO_FALLBACK, join_allowed=False)
