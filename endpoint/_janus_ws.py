@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 KEEPALIVE_SECONDS = 20.0
 REQUEST_TIMEOUT = 10.0
+CLOSE_SECONDS = 2.0  # the hub's answer to our WebSocket close
 
 Json = dict[str, Any]
 EventListener = Callable[[Json], None]
@@ -128,8 +129,9 @@ class JanusClient:
     async def _open(self) -> aiohttp.ClientWebSocketResponse:
         assert self._http is not None
         return await self._http.ws_connect(
-            self.url, protocols=("janus-protocol",), ssl=self._ssl(), max_msg_size=4 << 20
-        )
+            self.url, protocols=("janus-protocol",), ssl=self._ssl(), max_msg_size=4 << 20,
+            timeout=aiohttp.ClientWSTimeout(ws_close=CLOSE_SECONDS),
+        )  # fmt: skip
 
     async def attach(self, plugin: str) -> Handle:
         reply = await self.send({"janus": "attach", "plugin": plugin})
@@ -227,11 +229,14 @@ class JanusClient:
                 await self.send({"janus": "destroy"}, timeout=2.0)
         self.closed.set()
         current = asyncio.current_task()
-        for task in self._tasks:
-            if task is not current:
-                task.cancel()
-        if self._ws is not None:
-            await self._ws.close()
+        others = [task for task in self._tasks if task is not current]
+        for task in others:
+            task.cancel()
+        # The reader must be gone before the close handshake, or aiohttp waits for it.
+        await asyncio.gather(*others, return_exceptions=True)
+        with contextlib.suppress(TimeoutError, aiohttp.ClientError, OSError):
+            if self._ws is not None:
+                await asyncio.wait_for(self._ws.close(), CLOSE_SECONDS + 1)
         if self._http is not None:
             await self._http.close()
         self._ws = self._http = None
