@@ -117,7 +117,8 @@ class JanusClient:
         """Open the WebSocket and create a session (both within *timeout*)."""
         self._http = aiohttp.ClientSession()
         try:
-            self._ws = await asyncio.wait_for(self._open(), timeout)
+            async with asyncio.timeout(timeout):
+                self._ws = await self._open()
         except (TimeoutError, aiohttp.ClientError, OSError) as err:
             await self.close()
             raise HubUnreachable(f"cannot reach hub {self.url}: {err!r}", _tls_reason(err)) from err
@@ -153,7 +154,8 @@ class JanusClient:
         self._pending[transaction] = future
         try:
             await self._ws.send_str(json.dumps(message))
-            return await asyncio.wait_for(future, timeout)
+            async with asyncio.timeout(timeout):
+                return await future
         except TimeoutError as err:
             raise HubProtocolError(f"hub did not answer {message.get('janus')!r}") from err
         finally:
@@ -236,7 +238,8 @@ class JanusClient:
         await asyncio.gather(*others, return_exceptions=True)
         with contextlib.suppress(TimeoutError, aiohttp.ClientError, OSError):
             if self._ws is not None:
-                await asyncio.wait_for(self._ws.close(), CLOSE_SECONDS + 1)
+                async with asyncio.timeout(CLOSE_SECONDS + 1):
+                    await self._ws.close()
         if self._http is not None:
             await self._http.close()
         self._ws = self._http = None

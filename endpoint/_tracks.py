@@ -53,7 +53,10 @@ class CameraTrack(MediaStreamTrack):
         while image is None or seq == self._sent_seq:
             self._fresh.clear()
             try:
-                await asyncio.wait_for(self._fresh.wait(), STALL_SECONDS)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the
+                # cancellation aiortc uses to stop the sender, and close() then never returns.
+                async with asyncio.timeout(STALL_SECONDS):
+                    await self._fresh.wait()
             except TimeoutError:
                 if image is not None:
                     break  # camera stalled: repeat the last picture so the far end stays live

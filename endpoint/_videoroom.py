@@ -117,7 +117,8 @@ class Publisher:
 
     async def leave(self) -> None:
         try:
-            await asyncio.wait_for(self.handle.request({"request": "leave"}), 2.0)
+            async with asyncio.timeout(2.0):
+                await self.handle.request({"request": "leave"})
         finally:
             await self.pc.close()
 

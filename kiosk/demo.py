@@ -110,7 +110,8 @@ async def _run_for(app: QApplication, kiosk: KioskApp, seconds: float | None) ->
     closed = asyncio.Event()
     app.lastWindowClosed.connect(closed.set)
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(closed.wait(), seconds)
+        async with asyncio.timeout(seconds):
+            await closed.wait()
 
 
 def _report(kiosk: KioskApp) -> None:
