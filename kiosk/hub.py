@@ -64,7 +64,17 @@ def _lib_dir() -> Path:
     raise HubError("Janus plugins not found: install the Debian package 'janus'")
 
 
-def render_config(folder: Path, room: HubRoom, ws_port: int, interface: str) -> None:
+@dataclass(frozen=True)
+class HubCertificate:
+    """The hub's TLS certificate and key (PEM files): signaling then runs on wss:// only."""
+
+    cert_pem: Path
+    key_pem: Path
+
+
+def render_config(
+    folder: Path, room: HubRoom, ws_port: int, interface: str, tls: HubCertificate | None = None
+) -> None:
     """Fill the templates into *folder* (one .jcfg per template)."""
     lib = _lib_dir()
     values = {
@@ -80,13 +90,13 @@ def render_config(folder: Path, room: HubRoom, ws_port: int, interface: str) -> 
         "room": str(room.room),
         "pin": room.pin,
         "description": room.description,
-        "ws": "true",
+        "ws": "false" if tls else "true",
         "ws_port": str(ws_port),
         "ws_ip": "127.0.0.1",
-        "wss": "false",
-        "wss_port": str(ws_port + 1),
-        "cert_pem": "",
-        "cert_key": "",
+        "wss": "true" if tls else "false",
+        "wss_port": str(ws_port),
+        "cert_pem": str(tls.cert_pem) if tls else "",
+        "cert_key": str(tls.key_pem) if tls else "",
     }
     for template in template_dir().glob("*.jcfg.in"):
         text = string.Template(template.read_text()).substitute(values)
@@ -94,11 +104,18 @@ def render_config(folder: Path, room: HubRoom, ws_port: int, interface: str) -> 
 
 
 class LocalHub:
-    """A Janus process serving one room on ``ws://127.0.0.1:<port>/``."""
+    """A Janus process serving one room on ``ws://127.0.0.1:<port>/`` (``wss://localhost``
+    with a certificate)."""
 
-    def __init__(self, room: HubRoom | None = None, interface: str = netns.INTERFACE):
+    def __init__(
+        self,
+        room: HubRoom | None = None,
+        interface: str = netns.INTERFACE,
+        tls: HubCertificate | None = None,
+    ) -> None:
         self.room = room or HubRoom()
         self.interface = interface
+        self.tls = tls
         self.port = 0
         self._folder: tempfile.TemporaryDirectory[str] | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -106,7 +123,7 @@ class LocalHub:
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/"
+        return f"wss://localhost:{self.port}/" if self.tls else f"ws://127.0.0.1:{self.port}/"
 
     @property
     def log_text(self) -> str:
@@ -121,7 +138,7 @@ class LocalHub:
         self._folder = tempfile.TemporaryDirectory(prefix="diemcau-hub-")
         folder = Path(self._folder.name)
         self.port = free_port()
-        render_config(folder, self.room, self.port, self.interface)
+        render_config(folder, self.room, self.port, self.interface, self.tls)
         self._log_path = folder / "janus.log"
         argv = [janus, "-C", str(folder / "janus.jcfg"), "-F", str(folder), "-o"]
         with open(self._log_path, "wb") as out:

@@ -9,6 +9,7 @@ APT_PACKAGES=(
   pulseaudio pulseaudio-utils             # audio server with null devices (tests, demo)
   libportaudio2 libasound2-plugins        # sounddevice and ALSA's pulse device
   iproute2 util-linux                     # private network namespace (ip, unshare)
+  openssl                                 # test certificates for the wss:// hub
   fonts-noto-core fonts-dejavu-core       # Vietnamese diacritics on screen
   espeak-ng sox                           # speech corpus for the voice evaluation
   libegl1 libgl1 libglib2.0-0 libfontconfig1 libdbus-1-3
