@@ -32,7 +32,7 @@ QLabel#badge { background: #b3261e; font-size: 20px; padding: 6px 12px; border-r
 QLabel#badge[mic="auto_muted"] { background: #37506e; }
 QLabel#badge[mic="open_warning"] { background: #7a5b00; }
 QLabel#camera { font-size: 18px; color: #c9d4e3; }
-QPushButton#shot { font-size: 20px; padding: 10px 16px; }
+QPushButton#shot { font-size: 20px; padding: 10px 14px; }
 QFrame#tile { background: #000000; border: 2px solid #2c3a4d; }
 QFrame#tile[talking="true"] { border: 4px solid #3ddc84; }
 QFrame#selfview { background: #000000; border: 2px solid #e0b000; }
@@ -109,6 +109,10 @@ class KioskWindow(QMainWindow):
         bar.addWidget(self.badge)
         bar.addStretch(1)
         self.camera_note = self._label("", "camera")
+        for label in (self.badge, self.camera_note):  # long Vietnamese phrases wrap, never widen
+            label.setWordWrap(True)
+            label.setMinimumWidth(220)
+            label.setMaximumWidth(300)
         self.shot_buttons = [
             self._button(label, "shot", self._shot_slot(i))
             for i, (label, _) in enumerate(self.model.camera_choices)

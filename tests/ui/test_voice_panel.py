@@ -55,3 +55,19 @@ def test_mic_badge_and_camera_choice(qtbot: Any, run: Any, hub: Any, tmp_path: P
             await kiosk.stop()
 
     run(scenario())
+
+
+def test_panel_fits_a_1280_wide_tv(qtbot: Any, tmp_path: Path) -> None:
+    class NoHub:
+        url = "ws://127.0.0.1:9/"
+
+        class room:  # noqa: N801 - mirrors LocalHub.room
+            room, pin = 1234, "2468"
+
+    kiosk = KioskApp(demo_config(NoHub, tmp_path, voice=True))  # type: ignore[arg-type]
+    qtbot.addWidget(kiosk.window)
+    window = kiosk.window
+    window._on_mic_state("open_warning")  # the longest texts the bar can show
+    window._on_camera("Dãy trái", False)
+    window.pages.setCurrentIndex(1)
+    assert window.minimumSizeHint().width() <= 1280
