@@ -1,0 +1,47 @@
+"""The array runtime: auto-mute on and off, on a recorded scene played in real time."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from devices.room_voice import VoiceMicrophone
+from devices.scene import render
+from devices.voice import (
+    ArrayGeometry,
+    CameraTarget,
+    Director,
+    DirectorConfig,
+    GateConfig,
+    MicState,
+    ScriptedMicArray,
+    VoiceConfig,
+    VoiceProcessor,
+)
+
+
+@pytest.mark.parametrize("auto_mute", [True, False])
+def test_quiet_room_is_auto_muted_only_when_enabled(auto_mute: bool) -> None:
+    hum = np.sin(2 * np.pi * 100 * np.arange(48000) / 48000).astype(np.float32) * 0.01
+    mics, _ = render([], 1.0, noise_dbfs=-50)
+    mics += hum[:, None]
+    processor = VoiceProcessor(
+        VoiceConfig(array=ArrayGeometry.circular(4, 0.045), gate=GateConfig(enabled=auto_mute))
+    )
+    director = Director(DirectorConfig(overview=CameraTarget("main"), auto_mute=auto_mute))
+    voice = VoiceMicrophone(ScriptedMicArray(mics, 48000), processor, director)
+    states: list[MicState] = []
+    voice.decisions.listen(lambda: states.append(voice.decisions.get()[0].mic))
+    voice.start()
+    time.sleep(0.6)
+    voice.read(48000)  # drop what the start-up produced
+    time.sleep(0.15)
+    audio = voice.read(4800)
+    voice.stop()
+    assert len(states) > 30
+    if auto_mute:
+        assert states[-1] is MicState.AUTO_MUTED and np.abs(audio).max() == 0.0
+    else:
+        assert MicState.AUTO_MUTED not in states and np.abs(audio).max() > 0.005
