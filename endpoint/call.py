@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -111,6 +112,7 @@ class Call:
         self._mic_track: MicrophoneTrack | None = None
         self._tracks: list[MediaStreamTrack] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._batches = itertools.count()  # names the tasks that subscribe new arrivals
 
     # -- observers --------------------------------------------------------------
     def listen(self, callback: Callable[[CallEvent], None]) -> Callable[[], None]:
@@ -219,7 +221,7 @@ class Call:
 
     def _room_event(self, data: Json) -> None:
         if data.get("publishers"):
-            self._spawn(f"add:{id(data)}", self._add_feeds(feeds_of(data)))
+            self._spawn(f"add:{next(self._batches)}", self._add_feeds(feeds_of(data)))
         for key in ("leaving", "unpublished"):
             feed = data.get(key)
             if isinstance(feed, int) and feed in self.participants:
