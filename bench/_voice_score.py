@@ -34,6 +34,7 @@ from devices.voice._dsp import Decimator, to_int16_bytes
 
 TAIL_S = 0.6
 FLAP_S = 3.0
+SHORT_TURN_MARGIN_S = 0.5  # turns shorter than switch_after_s + this: not in latency_max
 EXCLUSION = (AngleRange(225.0, 315.0),)
 ZONES = tuple(
     Zone(f"z{k}", AngleRange(lo, hi), CameraTarget("wide", None))
@@ -135,8 +136,21 @@ def turns(clip: Clip, min_gap_s: float = 0.5) -> list[tuple[float, float, int]]:
     return out
 
 
-def director_scores(clip: Clip, zones: list[str | None]) -> dict[str, float]:
-    lat = []
+def director_scores(
+    clip: Clip, zones: list[str | None], switch_after_s: float | None = None
+) -> dict[str, float]:
+    """Camera switch latency per turn that needs a cut, and flaps per minute.
+
+    A turn shorter than ``switch_after_s`` (the director's) + ``SHORT_TURN_MARGIN_S`` cannot
+    fairly be asked to switch: it is left out of ``latency_max`` (counted in ``short_turns``,
+    and in ``short_turns_switched`` when the camera got there anyway). The median and the
+    share switched within 1 s still cover every turn.
+    """
+    need = (director_config().switch_after_s if switch_after_s is None else switch_after_s) + (
+        SHORT_TURN_MARGIN_S
+    )
+    lat, long_lat = [], []
+    short = short_switched = 0
     for onset, end, who in turns(clip):
         want = _zone_of(clip.talker_angles[who])
         k0 = int(onset * 100)
@@ -145,7 +159,13 @@ def director_scores(clip: Clip, zones: list[str | None]) -> dict[str, float]:
         hit = next(
             (k for k in range(k0, min(len(zones), int(end * 100) + 50)) if zones[k] == want), None
         )
-        lat.append(math.inf if hit is None else (hit - k0) / 100)
+        value = math.inf if hit is None else (hit - k0) / 100
+        lat.append(value)
+        if end - onset < need:
+            short += 1
+            short_switched += hit is not None
+        else:
+            long_lat.append(value)
     cuts = [k for k in range(1, len(zones)) if zones[k] != zones[k - 1]]
     flaps = sum(
         1
@@ -156,9 +176,11 @@ def director_scores(clip: Clip, zones: list[str | None]) -> dict[str, float]:
     arr = np.asarray(lat) if lat else np.asarray([math.nan])
     return {
         "latency_median": float(np.median(arr)),
-        "latency_max": float(np.max(arr)),
+        "latency_max": float(np.max(long_lat)) if long_lat else math.nan,
         "switched_within_1s": float(np.mean(arr <= 1.0)),
         "turns": float(len(lat)),
+        "short_turns": float(short),
+        "short_turns_switched": float(short_switched),
         "flaps_per_min": flaps / minutes,
     }
 

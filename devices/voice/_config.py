@@ -93,7 +93,10 @@ class DoaConfig:
     """Direction of arrival: SRP-PHAT over all mic pairs on speech-only blocks.
 
     block_s: speech time gathered per estimate (0.25-1 s); max_gap_s: a silence longer than this
-    starts a new block, so one estimate never mixes two turns.
+    starts a new block, so one estimate never mixes two turns. double_talk: while the far end
+    plays, also use frames where the gate is open and the coarse frame direction (confidence at
+    least double_talk_confidence) lies outside the exclusion ranges, so a talker interrupting
+    the far end is still followed.
     """
 
     block_s: float = 0.25
@@ -101,6 +104,8 @@ class DoaConfig:
     min_freq_hz: float = 300.0
     max_freq_hz: float = 4000.0
     resolution_deg: float = 1.0
+    double_talk: bool = True
+    double_talk_confidence: float = 0.5
 
     def __post_init__(self) -> None:
         check_range("doa.block_s", self.block_s, 0.25, 1.0)
@@ -108,6 +113,7 @@ class DoaConfig:
         check_range("doa.min_freq_hz", self.min_freq_hz, 100.0, 2000.0)
         check_range("doa.max_freq_hz", self.max_freq_hz, self.min_freq_hz + 500.0, 7900.0)
         check_range("doa.resolution_deg", self.resolution_deg, 0.5, 10.0)
+        check_range("doa.double_talk_confidence", self.double_talk_confidence, 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -170,6 +176,10 @@ class DirectorConfig:
     switch_after_s: speech from a zone needed before cutting to it (within evidence_window_s);
     overview_after_s: silence before going back to the overview; min_dwell_s: no cut sooner
     than this after the previous one; exclusion: directions never followed (TV, loudspeakers).
+    Against flapping (noisy rooms, low DOA confidence): min_estimates: direction estimates a zone
+    needs in the window before a cut; an estimate below confident_doa credits only
+    low_confidence_weight of its time; within leave_guard_s of a cut, leaving the zone needs
+    leave_factor times switch_after_s unless the zone's newest estimates are all confident.
     """
 
     overview: CameraTarget
@@ -182,6 +192,11 @@ class DirectorConfig:
     overview_after_s: float = 10.0
     min_dwell_s: float = 2.5
     min_confidence: float = 0.2
+    min_estimates: int = 2
+    confident_doa: float = 0.4
+    low_confidence_weight: float = 0.5
+    leave_guard_s: float = 5.0
+    leave_factor: float = 1.5
 
     def __post_init__(self) -> None:
         check_range("director.switch_after_s", self.switch_after_s, 0.1, 1.0)
@@ -194,6 +209,11 @@ class DirectorConfig:
         check_range("director.overview_after_s", self.overview_after_s, 1.0, 120.0)
         check_range("director.min_dwell_s", self.min_dwell_s, 0.0, 30.0)
         check_range("director.min_confidence", self.min_confidence, 0.0, 1.0)
+        check_range("director.min_estimates", self.min_estimates, 1, 10)
+        check_range("director.confident_doa", self.confident_doa, 0.0, 1.0)
+        check_range("director.low_confidence_weight", self.low_confidence_weight, 0.1, 1.0)
+        check_range("director.leave_guard_s", self.leave_guard_s, 0.0, 60.0)
+        check_range("director.leave_factor", self.leave_factor, 1.0, 4.0)
         verify_zone_names(self.zones)
 
 

@@ -11,8 +11,13 @@ injected ``clock``. Policy:
   director cuts to the zone of the newest estimate once that zone has ``switch_after_s`` of
   speech within ``evidence_window_s`` and the last cut is ``min_dwell_s`` old; after
   ``overview_after_s`` without near speech it goes back to the overview. Estimates taken while
-  only the far end plays are ignored. A manual camera choice pauses all of this until
-  ``reset_meeting``.
+  only the far end plays are ignored (estimates the processor vetted as near speech during
+  double talk count). A manual camera choice pauses all of this until ``reset_meeting``.
+* Against flapping, evidence depends on confidence: a zone needs ``min_estimates`` estimates in
+  the window (one long, sparse block never cuts alone); an estimate below
+  ``confident_doa`` credits only ``low_confidence_weight`` of its time; and within
+  ``leave_guard_s`` of a cut, leaving needs ``leave_factor`` times the usual evidence unless the
+  newest estimates are confident.
 """
 
 from __future__ import annotations
@@ -67,6 +72,7 @@ class _Credit:
     t: float
     zone: str
     seconds: float
+    confident: bool
 
 
 class Director:
@@ -126,7 +132,7 @@ class Director:
         if speech:
             self._last_speech = t
         if doa is not None:
-            self._credit(doa, speech or not far_end)
+            self._credit(doa, speech or not far_end or doa.double_talk)
         if self._manual_target is None and self.config.auto_camera:
             self._steer(t)
         decision = Decision(
@@ -170,7 +176,10 @@ class Director:
         if zone is None or doa.confidence < self.config.min_confidence or not near_speech:
             return
         seconds = doa.t_end - doa.t_start + FRAME_CREDIT_S
-        self._credits.append(_Credit(doa.t_end, zone.name, seconds))
+        confident = doa.confidence >= self.config.confident_doa
+        if not confident:
+            seconds *= self.config.low_confidence_weight
+        self._credits.append(_Credit(doa.t_end, zone.name, seconds, confident))
 
     def _steer(self, t: float) -> None:
         while self._credits and self._credits[0].t < t - self.config.evidence_window_s:
@@ -185,7 +194,14 @@ class Director:
         newest = self._credits[-1].zone
         if self._zone is not None and newest == self._zone.name:
             return
-        if sum(c.seconds for c in self._credits if c.zone == newest) >= self.config.switch_after_s:
+        mine = [c for c in self._credits if c.zone == newest]
+        if len(mine) < self.config.min_estimates:
+            return
+        need = self.config.switch_after_s
+        recent = mine[-self.config.min_estimates :]
+        if t - self._last_cut < self.config.leave_guard_s and not all(c.confident for c in recent):
+            need *= self.config.leave_factor
+        if sum(c.seconds for c in mine) >= need - 1e-9:
             self._cut(t, next(z for z in self.config.zones if z.name == newest), "speech")
 
     def _cut(self, t: float, zone: Zone | None, reason: str) -> None:

@@ -27,7 +27,9 @@ class DoaEstimate:
     """A direction decided on speech frames from ``t_start`` to ``t_end`` (seconds).
 
     angle_deg: 0-360, counter-clockwise from mic 0's axis; confidence: 0-1, the normalised
-    steered response at the peak (1 = one clean plane wave); frames: speech frames used.
+    steered response at the peak (1 = one clean plane wave); frames: speech frames used;
+    double_talk: some frames were taken while the far end played (near-end dominated frames the
+    processor vetted: gate open, frame direction outside the exclusion ranges).
     """
 
     angle_deg: float
@@ -35,6 +37,7 @@ class DoaEstimate:
     t_start: float
     t_end: float
     frames: int
+    double_talk: bool = False
 
 
 def angle_diff(a: float, b: float) -> float:
@@ -83,16 +86,24 @@ class DoaEstimator:
         self._steer = Steering(geometry, self.config, self.config.resolution_deg)
         self._acc = np.zeros((len(self._steer.pairs), self._steer.bins.size), complex)
         self._frames = 0
+        self._double_talk = 0
         self._t_start = 0.0
         self._t_last = -math.inf
 
     def push(
-        self, spectra: C128, speech: bool, t: float, weights: F64 | None = None
+        self,
+        spectra: C128,
+        speech: bool,
+        t: float,
+        weights: F64 | None = None,
+        *,
+        double_talk: bool = False,
     ) -> DoaEstimate | None:
         """Add one 10 ms frame's array spectra; return an estimate when a block completes.
 
         ``weights`` (one per FFT bin, 0-1) down-weights bins dominated by noise, e.g. a Wiener
         gain from the gate's noise spectrum: loud speech bins then steer the estimate.
+        ``double_talk`` marks a near-speech frame taken while the far end plays.
         """
         if t - self._t_last > self.config.max_gap_s:
             self._reset()
@@ -105,6 +116,7 @@ class DoaEstimator:
             cross = cross * weights[self._steer.bins][None, :]
         self._acc += cross
         self._frames += 1
+        self._double_talk += double_talk
         self._t_last = t
         if self._frames < round(self.config.block_s * 100):
             return None
@@ -120,13 +132,16 @@ class DoaEstimator:
 
     def _decide(self) -> DoaEstimate:
         angle, conf = self._steer.scan(self._acc)
-        est = DoaEstimate(angle, conf, self._t_start, self._t_last, self._frames)
+        est = DoaEstimate(
+            angle, conf, self._t_start, self._t_last, self._frames, self._double_talk > 0
+        )
         self._reset()
         return est
 
     def _reset(self) -> None:
         self._acc[:] = 0.0
         self._frames = 0
+        self._double_talk = 0
 
 
 class FrameDirection:

@@ -105,11 +105,26 @@ class VoiceProcessor:
         pair = np.stack([mono, frame[:, -1]], axis=1)
         gate = self._gate.process_16k(pair, t, veto=veto and self._gate.far_end, faults=faults)
         doa = None
-        if not faults and gate.speech:
-            doa = self._doa.push(spectra, True, t, self._snr_weights(spectra))
+        double_talk = not gate.speech and self._near_in_double_talk(gate, angle, conf)
+        if not faults and (gate.speech or double_talk):
+            weights = self._snr_weights(spectra)
+            doa = self._doa.push(spectra, True, t, weights, double_talk=double_talk)
         elif not faults:
             doa = self._doa.push(spectra, False, t)
         return VoiceFrame(gate, doa, angle, conf, faults)
+
+    def _near_in_double_talk(self, gate: GateFrame, angle: float, conf: float) -> bool:
+        """While the far end plays the gate gives few speech frames (echo-compensated level);
+        a frame still counts for direction finding when the gate is open (a near talker just
+        spoke) and the coarse frame direction is confidently outside the exclusion ranges."""
+        cfg = self.config.doa
+        return (
+            cfg.double_talk
+            and gate.far_end
+            and gate.state is GateState.OPEN
+            and conf >= cfg.double_talk_confidence
+            and not any(z.contains(angle) for z in self.config.exclusion)
+        )
 
     def _snr_weights(self, spectra: npt.NDArray[np.complex128]) -> npt.NDArray[np.float64]:
         mono = np.abs(np.mean(spectra, axis=1)) ** 2

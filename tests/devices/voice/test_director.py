@@ -146,3 +146,43 @@ def test_auto_camera_off_in_config_stays_on_overview():
     d, clock = make(auto_camera=False)
     out = talk(d, clock, 45.0, 3.0)
     assert all(x.zone is None and x.target == WIDE for x in out)
+
+
+def test_one_long_sparse_low_confidence_estimate_never_cuts_alone():
+    d, clock = make(switch_after_s=0.5)
+    out = [d.update(t / 100, gate=GateState.OPEN, speech=True) for t in range(80)]
+    doa = DoaEstimate(45.0, 0.35, 0.0, 0.8, 25)  # 0.8 s span, one estimate
+    out.append(d.update(0.8, gate=GateState.OPEN, speech=True, doa=doa))
+    assert all(x.zone is None for x in out)
+
+
+def test_low_confidence_needs_more_speech_than_confident():
+    sure, clock = make(switch_after_s=0.5)
+    t_sure = first_cut(talk(sure, clock, 45.0, 3.0, conf=0.8), "right")
+    unsure, clock = make(switch_after_s=0.5)
+    t_unsure = first_cut(talk(unsure, clock, 45.0, 3.0, conf=0.3), "right")
+    assert t_sure is not None and t_sure <= 0.6
+    assert t_unsure is not None and t_unsure >= 0.95
+
+
+def test_double_talk_estimates_count_while_far_end_plays():
+    d, clock = make()
+    out = []
+    for k in range(150):
+        t = k / 100
+        clock.now = t
+        doa = DoaEstimate(45.0, 0.7, t - 0.24, t, 25, double_talk=True) if k % 25 == 24 else None
+        out.append(d.update(t, gate=GateState.OPEN, speech=False, far_end=True, doa=doa))
+    assert first_cut(out, "right") is not None
+
+
+def test_leaving_a_fresh_cut_on_low_confidence_needs_more_evidence():
+    d, clock = make(min_dwell_s=0.0, leave_guard_s=5.0, leave_factor=2.0)
+    talk(d, clock, 45.0, 1.0)
+    out = talk(d, clock, 135.0, 3.0, conf=0.3)
+    t_left = first_cut(out, "left")
+    assert t_left is not None and t_left - 1.0 >= 1.9  # 2 x 0.5 s at half weight
+    d2, clock2 = make(min_dwell_s=0.0, leave_guard_s=5.0, leave_factor=2.0)
+    talk(d2, clock2, 45.0, 1.0)
+    t_sure = first_cut(talk(d2, clock2, 135.0, 3.0, conf=0.8), "left")
+    assert t_sure is not None and t_sure - 1.0 <= 0.6

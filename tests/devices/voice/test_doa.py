@@ -74,3 +74,12 @@ def test_room_doa_babble_5db_on_labelled_speech(small_corpus):
     errors = score.doa_errors(clip, found)
     assert errors.size >= 20
     assert np.median(errors) <= 8.0
+
+
+def test_block_marks_double_talk_frames():
+    geo = ArrayGeometry.circular(4, 0.045)
+    est = DoaEstimator(geo)
+    spec = np.ones((257, 4), complex)
+    out = [est.push(spec, True, k / 100, double_talk=k == 3) for k in range(50)]
+    done = [e for e in out if e is not None]
+    assert [e.double_talk for e in done] == [True, False]
