@@ -177,9 +177,10 @@ class DirectorConfig:
     overview_after_s: silence before going back to the overview; min_dwell_s: no cut sooner
     than this after the previous one; exclusion: directions never followed (TV, loudspeakers).
     Against flapping (noisy rooms, low DOA confidence): min_estimates: direction estimates a zone
-    needs in the window before a cut; an estimate below confident_doa credits only
-    low_confidence_weight of its time; within leave_guard_s of a cut, leaving the zone needs
-    leave_factor times switch_after_s unless the zone's newest estimates are all confident.
+    needs in the window before a cut unless its newest estimates are confident; an estimate
+    below confident_doa credits only low_confidence_weight of its time; within leave_guard_s of
+    a cut, leaving the zone needs leave_factor times switch_after_s unless the zone's newest
+    estimates are all confident.
     """
 
     overview: CameraTarget

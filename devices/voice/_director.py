@@ -13,8 +13,9 @@ injected ``clock``. Policy:
   ``overview_after_s`` without near speech it goes back to the overview. Estimates taken while
   only the far end plays are ignored (estimates the processor vetted as near speech during
   double talk count). A manual camera choice pauses all of this until ``reset_meeting``.
-* Against flapping, evidence depends on confidence: a zone needs ``min_estimates`` estimates in
-  the window (one long, sparse block never cuts alone); an estimate below
+* Against flapping, evidence depends on confidence: on low-confidence evidence a zone needs
+  ``min_estimates`` estimates in the window (one long, sparse, unsure block never cuts alone);
+  an estimate below
   ``confident_doa`` credits only ``low_confidence_weight`` of its time; and within
   ``leave_guard_s`` of a cut, leaving needs ``leave_factor`` times the usual evidence unless the
   newest estimates are confident.
@@ -195,11 +196,11 @@ class Director:
         if self._zone is not None and newest == self._zone.name:
             return
         mine = [c for c in self._credits if c.zone == newest]
-        if len(mine) < self.config.min_estimates:
+        confident = all(c.confident for c in mine[-self.config.min_estimates :])
+        if len(mine) < self.config.min_estimates and not confident:
             return
         need = self.config.switch_after_s
-        recent = mine[-self.config.min_estimates :]
-        if t - self._last_cut < self.config.leave_guard_s and not all(c.confident for c in recent):
+        if t - self._last_cut < self.config.leave_guard_s and not confident:
             need *= self.config.leave_factor
         if sum(c.seconds for c in mine) >= need - 1e-9:
             self._cut(t, next(z for z in self.config.zones if z.name == newest), "speech")
