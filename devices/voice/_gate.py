@@ -6,7 +6,11 @@ Per 10 ms frame (internally 16 kHz) a frame is *speech evidence* when
     threshold follows the recent noise (99th percentile of noise-frame levels + ``margin_db``,
     at least ``min_excess_db``), and
   * while the far end plays, the level also clears the echo prediction (double-talk rule), and
-  * the caller did not veto it (e.g. the sound comes from the TV/loudspeaker direction).
+  * the caller did not veto it (e.g. the sound comes from the TV/loudspeaker direction), and
+  * to *open* a shut gate in fluctuating noise (babble, music), the level also rises
+    ``ONSET_DB`` over its own mean of the last ~1 s: music that swells slowly never opens it.
+Quiet-frame levels are learned 0.5 s late and dropped if the gate opens meanwhile, so a soft
+speech onset the gate missed does not raise the threshold.
 The gate opens after ``attack_ms`` of evidence, stays open ``hold_ms`` after the last evidence
 (with a lower continuation threshold), then ramps the gain down over ``release_ms``.
 Bad input never mutes: faults put the gate in FAILSAFE_OPEN with the fault as the reason.
@@ -36,6 +40,13 @@ FAR_TAIL_FRAMES = 40  # echo keeps ringing ~0.4 s after the reference stops
 DOUBLE_TALK_DB = 3.0  # extra level needed while the far end plays
 WARMUP_FRAMES = 10  # analysis window and smoothing still hold start-up zeros
 SMOOTH_FRAMES = 6  # band powers are averaged over 60 ms: babble fluctuations average out
+ONSET_DB = 3.0  # opening (not staying open) needs the level this far over the recent mean:
+ONSET_TAU_FRAMES = 100.0  # ... an average over ~1 s (power, first-order) ...
+ONSET_LAG_FRAMES = 10  # ... that ends 100 ms ago, so it does not yet hold the onset itself
+ONSET_BYPASS_DB = 6.0  # ... unless the level clears the threshold by this much
+ONSET_SPREAD_DB = 2.5  # ... or the noise is steady (fan, hum): only fluctuating noise swells
+QUIET_FRAMES = 400  # quiet levels over 4 s
+QUIET_DELAY_FRAMES = 50  # quiet levels are learned 0.5 s late, dropped if the gate opens by then
 
 
 class GateState(enum.Enum):
@@ -121,8 +132,11 @@ class VoiceGate:
         self._ref_frames = Framer(1)
         self._pending = np.zeros((0, 2))
         self._hyst = _Hysteresis(self.config)
-        self._noise = NoiseModel(BANDS.shape[0])
+        self._noise = NoiseModel(BANDS.shape[0], quiet_frames=QUIET_FRAMES)
         self._echo = EchoModel(BANDS.shape[0])
+        self._quiet_wait: deque[tuple[float, float]] = deque()
+        self._onset_mean = 0.0
+        self._onset_lag: deque[float] = deque()
         self._far_tail = 0
         self._frames = 0
         self._rings = (
@@ -176,12 +190,31 @@ class VoiceGate:
         best = int(np.argmax(np.subtract(levels, thresholds)))
         loud = levels[best] >= thresholds[best]
         vad = self._vad.is_speech(to_int16_bytes(frame[:, 0]), RATE)
+        onset = self._onset_db(residual, far)
+        opening = self._hyst.gain() == 0.0 and not far
         evidence = bool(vad and loud and not veto and self._noise.ready)
+        steady = self._noise.stats[0].spread_db < ONSET_SPREAD_DB
+        clear = steady or levels[best] - thresholds[best] >= ONSET_BYPASS_DB
+        evidence = evidence and not (opening and onset < ONSET_DB and not clear)
         gain = self._hyst.step(evidence)
         self._learn(power, echo, far, evidence, levels)
         state, reasons = self._state(gain, evidence, vad, far, veto, faults)
         gain = self._gain(state, gain)
         return GateFrame(t, state, gain, evidence, far, levels[best], thresholds[best], reasons)
+
+    def _onset_db(self, residual: F64, far: bool) -> float:
+        """Level of this frame over the mean level ~0.1-1 s ago, dB.
+
+        The mean follows music getting louder; it holds still while the far end plays (the
+        echo model handles that time).
+        """
+        now = float(np.sum(residual))
+        if not far:
+            self._onset_lag.append(now)
+        if len(self._onset_lag) > ONSET_LAG_FRAMES:
+            old = self._onset_lag.popleft()
+            self._onset_mean += (old - self._onset_mean) / ONSET_TAU_FRAMES
+        return 10.0 * float(np.log10(max(now, 1e-14) / max(self._onset_mean, 1e-14)))
 
     def _smooth(self, which: int, power: F64) -> F64:
         ring = self._rings[which]
@@ -223,10 +256,19 @@ class VoiceGate:
         self._frames += 1
         if not far and self._frames > WARMUP_FRAMES:
             self._noise.learn(power)
-            if not evidence and not self._hyst.holding:
-                self._noise.learn_quiet(levels)
+            self._learn_quiet(evidence, levels)
         else:
             self._echo.adapt(np.maximum(power - self._noise.spectrum, 0.0), echo)
+
+    def _learn_quiet(self, evidence: bool, levels: tuple[float, float]) -> None:
+        """Quiet levels wait a moment: a soft speech onset just before the gate opens is dropped."""
+        if self._hyst.holding:
+            self._quiet_wait.clear()
+            return
+        if not evidence:
+            self._quiet_wait.append(levels)
+        if len(self._quiet_wait) > QUIET_DELAY_FRAMES:
+            self._noise.learn_quiet(self._quiet_wait.popleft())
 
     def _state(
         self,

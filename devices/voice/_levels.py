@@ -49,7 +49,7 @@ class EchoModel:
         return bool(np.any(self._hist > 0))
 
 
-K_MIN = 1.3
+K_MIN = 0.7
 K_MAX = 3.5
 QUIET_PERCENTILE = 99.0
 STARTUP_DB = 8.0
