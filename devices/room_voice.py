@@ -135,16 +135,19 @@ class VoiceMicrophone:
             for block in self.source.blocks():
                 if self._stop.is_set():
                     return
-                if scripted:  # a recording plays in real time (and loops), like a live array
-                    self._stop.wait(max(0.0, begin + block.t - self._clock()))
-                self._step(block)
+                # A live block carries its capture time; a recording plays in real time
+                # (and loops), each block stamped with the moment it stands for.
+                at = begin + block.t if scripted else block.t
+                if scripted:
+                    self._stop.wait(max(0.0, at - self._clock()))
+                self._step(block, at)
             if not scripted:
                 return
             begin = self._clock()
 
-    def _step(self, block: MicBlock) -> None:
+    def _step(self, block: MicBlock, now: float) -> None:
+        """Run the pipeline on one block captured at *now* (monotonic seconds)."""
         ref = block.ref if self.reference is None else self._reference(len(block.mics))
-        now = self._clock()
         with self._lock:
             frame = self.processor.process(block.mics, ref, now, block.rate)
             decision = self.director.update(
