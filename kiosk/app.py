@@ -17,7 +17,6 @@ from devices import (
     Microphone,
     Playout,
     Speaker,
-    SyntheticMicrophone,
     open_camera,
     open_microphone,
     open_speaker,
@@ -82,10 +81,9 @@ def open_devices(config: Config) -> Devices:
     if config.voice.enabled:
         voice_mic = voice.voice_microphone(config, playout)
         microphone, camera = voice_mic, voice.directed_camera(camera, voice_mic)
-    elif mic.synthetic:
-        microphone = SyntheticMicrophone(mic.tone_hz, wav=mic.wav_file)
     else:
-        microphone = open_microphone(mic.device)
+        wav = str(mic.wav_file) if mic.wav_file else None
+        microphone = open_microphone(mic.device, mic.tone_hz, wav)
     speaker = open_speaker(spk.device, playout, spk.volume)
     return Devices(camera, microphone, playout, speaker, voice_mic)
 

@@ -73,31 +73,29 @@ def voice_microphone(config: Config, playout: Playout) -> VoiceMicrophone:
     """The array as the call's microphone; a recording brings its own echo reference."""
     voice = config.voice
     source = array_source(config)
+    policy = director_config(voice)
     processor = VoiceProcessor(
         VoiceConfig(
             array=ArrayGeometry.circular(voice.mics, voice.radius_m),
             gate=GateConfig(enabled=voice.auto_mute, sample_rate=source.rate),
-            exclusion=director_config(voice).exclusion,
+            exclusion=policy.exclusion,
         )
     )
     reference = None if isinstance(source, ScriptedMicArray) else playout.reference
-    return VoiceMicrophone(source, processor, Director(director_config(voice)), reference)
+    return VoiceMicrophone(source, processor, Director(policy), reference)
 
 
 def directed_camera(camera: Camera, microphone: VoiceMicrophone) -> DirectedCamera:
     """The outgoing picture follows the director's decisions (in the voice thread)."""
     directed = DirectedCamera({MAIN: camera}, MAIN)
+    shown = [CameraTarget(MAIN)]  # what the camera was last pointed at
 
     def follow() -> None:
         decision: Decision | None = microphone.decisions.get()[0]
-        if decision is not None and decision.target != _current(directed):
+        if decision is not None and decision.target != shown[0]:
             log.info("camera → %s (%s)", decision.zone or "overview", decision.reason)
             directed.point(decision.target.camera, decision.target.crop)
+            shown[0] = decision.target
 
     microphone.decisions.listen(follow)
     return directed
-
-
-def _current(directed: DirectedCamera) -> CameraTarget:
-    camera, crop = directed.selected
-    return CameraTarget(camera, crop if isinstance(crop, CropRect) or crop is None else None)
