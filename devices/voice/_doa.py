@@ -29,7 +29,8 @@ class DoaEstimate:
     angle_deg: 0-360, counter-clockwise from mic 0's axis; confidence: 0-1, the normalised
     steered response at the peak (1 = one clean plane wave); frames: speech frames used;
     double_talk: some frames were taken while the far end played (near-end dominated frames the
-    processor vetted: gate open, frame direction outside the exclusion ranges).
+    processor vetted: gate open, frame direction outside the exclusion ranges); confirmed: frames
+    the gate itself judged near speech (the rest were early candidates).
     """
 
     angle_deg: float
@@ -38,6 +39,11 @@ class DoaEstimate:
     t_end: float
     frames: int
     double_talk: bool = False
+    confirmed: int = -1
+
+    def __post_init__(self) -> None:
+        if self.confirmed < 0:
+            object.__setattr__(self, "confirmed", self.frames)
 
 
 def angle_diff(a: float, b: float) -> float:
@@ -87,6 +93,7 @@ class DoaEstimator:
         self._acc = np.zeros((len(self._steer.pairs), self._steer.bins.size), complex)
         self._frames = 0
         self._double_talk = 0
+        self._confirmed = 0
         self._t_start = 0.0
         self._t_last = -math.inf
 
@@ -98,12 +105,14 @@ class DoaEstimator:
         weights: F64 | None = None,
         *,
         double_talk: bool = False,
+        confirmed: bool = True,
     ) -> DoaEstimate | None:
         """Add one 10 ms frame's array spectra; return an estimate when a block completes.
 
         ``weights`` (one per FFT bin, 0-1) down-weights bins dominated by noise, e.g. a Wiener
         gain from the gate's noise spectrum: loud speech bins then steer the estimate.
-        ``double_talk`` marks a near-speech frame taken while the far end plays.
+        ``double_talk`` marks a near-speech frame taken while the far end plays; ``confirmed``
+        False marks an early candidate frame the gate has not (yet) judged near speech.
         """
         if t - self._t_last > self.config.max_gap_s:
             self._reset()
@@ -117,6 +126,7 @@ class DoaEstimator:
         self._acc += cross
         self._frames += 1
         self._double_talk += double_talk
+        self._confirmed += confirmed
         self._t_last = t
         if self._frames < round(self.config.block_s * 100):
             return None
@@ -133,7 +143,13 @@ class DoaEstimator:
     def _decide(self) -> DoaEstimate:
         angle, conf = self._steer.scan(self._acc)
         est = DoaEstimate(
-            angle, conf, self._t_start, self._t_last, self._frames, self._double_talk > 0
+            angle,
+            conf,
+            self._t_start,
+            self._t_last,
+            self._frames,
+            self._double_talk > 0,
+            self._confirmed,
         )
         self._reset()
         return est
@@ -142,6 +158,7 @@ class DoaEstimator:
         self._acc[:] = 0.0
         self._frames = 0
         self._double_talk = 0
+        self._confirmed = 0
 
 
 class FrameDirection:

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 BANDS = band_matrix(200.0, 6000.0, 16)
 CONTINUE_DB = 4.0  # while open, evidence needs this much less level
+CANDIDATE_DB = 4.0  # a frame this close to the threshold (with VAD) is a speech *candidate*
 FAR_ACTIVE_DBFS = -60.0
 FAR_TAIL_FRAMES = 40  # echo keeps ringing ~0.4 s after the reference stops
 DOUBLE_TALK_DB = 3.0  # extra level needed while the far end plays
@@ -68,7 +69,10 @@ class GateFrame:
 
     gain: 0..1 to apply to this block of outgoing audio; speech: near-end speech evidence in
     this block (before hold); far_end: the far end is audible; level_db / threshold_db: the
-    level cue; reasons: short machine-readable words explaining the state.
+    level cue; reasons: short machine-readable words explaining the state; candidate: webrtcvad
+    calls it speech and the level is within ``CANDIDATE_DB`` of the threshold, with no far end
+    and no veto: possibly the soft start of a turn the gate has not yet opened for (the
+    direction finder gathers such frames early; they never open the gate).
     """
 
     t: float
@@ -79,6 +83,7 @@ class GateFrame:
     level_db: float
     threshold_db: float
     reasons: tuple[str, ...] = ()
+    candidate: bool = False
 
     @property
     def is_open(self) -> bool:
@@ -200,7 +205,10 @@ class VoiceGate:
         self._learn(power, echo, far, evidence, levels)
         state, reasons = self._state(gain, evidence, vad, far, veto, faults)
         gain = self._gain(state, gain)
-        return GateFrame(t, state, gain, evidence, far, levels[best], thresholds[best], reasons)
+        near = levels[best] >= thresholds[best] - CANDIDATE_DB
+        candidate = evidence or bool(vad and near and not far and not veto and self._noise.ready)
+        level, threshold = levels[best], thresholds[best]
+        return GateFrame(t, state, gain, evidence, far, level, threshold, reasons, candidate)
 
     def _onset_db(self, residual: F64, far: bool) -> float:
         """Level of this frame over the mean level ~0.1-1 s ago, dB.

@@ -106,11 +106,15 @@ class VoiceProcessor:
         gate = self._gate.process_16k(pair, t, veto=veto and self._gate.far_end, faults=faults)
         doa = None
         double_talk = not gate.speech and self._near_in_double_talk(gate, angle, conf)
-        if not faults and (gate.speech or double_talk):
+        if not faults and (gate.candidate or double_talk):
             weights = self._snr_weights(spectra)
-            doa = self._doa.push(spectra, True, t, weights, double_talk=double_talk)
+            doa = self._doa.push(
+                spectra, True, t, weights, double_talk=double_talk, confirmed=gate.speech
+            )
         elif not faults:
             doa = self._doa.push(spectra, False, t)
+        if doa is not None and doa.confirmed == 0 and not doa.double_talk:
+            doa = None  # candidates only: the gate never heard near speech in this block
         return VoiceFrame(gate, doa, angle, conf, faults)
 
     def _near_in_double_talk(self, gate: GateFrame, angle: float, conf: float) -> bool:

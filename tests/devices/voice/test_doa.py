@@ -9,9 +9,10 @@ from devices.voice._dsp import Decimator, Framer
 RATE = 48000
 
 
-def plane_wave(geo, angle_deg, seconds=0.6, seed=0):
+def plane_wave(geo, angle_deg, seconds=0.6, seed=0, source=None):
     n = int(seconds * RATE)
-    s = np.fft.rfft(np.random.default_rng(seed).standard_normal(n))
+    x = np.random.default_rng(seed).standard_normal(n) if source is None else source[:n]
+    s = np.fft.rfft(x)
     f = np.fft.rfftfreq(n, 1 / RATE)
     u = np.array([np.cos(np.radians(angle_deg)), np.sin(np.radians(angle_deg))])
     delays = [np.dot(p, u) / 343.0 for p in geo.positions]
@@ -46,6 +47,48 @@ def test_blocks_skip_non_speech_and_reset_after_gap():
     assert est.push(spec, True, 5.0) is None  # gap > max_gap_s: new block
     done = [est.push(spec, True, 5.0 + k / 100) for k in range(1, 25)]
     assert done[-1] is not None and done[-1].frames == 25 and done[-1].t_start == 5.0
+
+
+def test_block_counts_the_frames_the_gate_confirmed():
+    geo = ArrayGeometry.circular(4, 0.045)
+    est = DoaEstimator(geo)
+    spec = np.ones((257, 4), complex)
+    early = [est.push(spec, True, k / 100, confirmed=False) for k in range(10)]
+    done = [est.push(spec, True, (10 + k) / 100) for k in range(15)]
+    assert early == [None] * 10 and done[-1] is not None
+    assert done[-1].frames == 25 and done[-1].confirmed == 15 and done[-1].t_start == 0.0
+
+
+def test_processor_gathers_a_soft_onset_but_reports_no_block_the_gate_never_confirmed():
+    """A talker starting softly: frames the gate does not yet pass (speech candidates) already
+    feed the direction finder, so the first estimate comes sooner; a block made only of
+    candidates (a murmur that never opens the gate) gives no estimate at all."""
+    from devices.voice import VoiceConfig, VoiceProcessor
+
+    geo = ArrayGeometry.circular(4, 0.045)
+    n = 8 * RATE
+    t = np.arange(n) / RATE
+
+    def vowel(f0, rate_hz):  # a voice: harmonics of f0 under formants near 700/1200 Hz
+        return sum(
+            np.sin(2 * np.pi * f0 * h * t)
+            / (1 + ((f0 * h - 700) / 300) ** 2 + ((f0 * h - 1200) / 400) ** 2)
+            for h in range(1, 30)
+        ) * (1.2 + np.sin(2 * np.pi * rate_hz * t))
+
+    chatter = sum(vowel(f0, r) for f0, r in ((190.0, 3.1), (115.0, 4.3), (240.0, 3.7)))
+    mics = 0.01 * plane_wave(geo, 200.0, seconds=8.0, source=chatter)  # chatter at 200 deg
+    soft = 10 ** ((np.clip((t - 5.0) / 1.5, 0.0, 1.0) * 30 - 16) / 20) * (t >= 5.0)
+    mics += 0.01 * plane_wave(geo, 70.0, seconds=8.0, source=vowel(130.0, 4.0) * soft)
+    proc = VoiceProcessor(VoiceConfig(array=geo))
+    frames = [proc.process(mics[k * 480 : (k + 1) * 480], None, k / 100) for k in range(n // 480)]
+    first_open = next(k for k, f in enumerate(frames) if f.gate.speech) / 100
+    first_candidate = next(k for k, f in enumerate(frames) if f.gate.candidate) / 100
+    found = [f.doa for f in frames if f.doa is not None]
+    assert 5.0 <= first_candidate < first_open
+    assert found and all(e.confirmed >= 1 for e in found)
+    assert found[0].t_start < first_open  # the first block began before the gate opened
+    assert all(angle_diff(e.angle_deg, 70.0) <= 10.0 for e in found)
 
 
 @pytest.mark.parametrize(("noise", "snr", "limit"), [("echo", 20.0, 5.0), ("babble", 10.0, 6.0)])

@@ -97,7 +97,7 @@ def test_echo_only_open_floor_and_beats_webrtcvad(scored):
     assert vad3["echo"] >= 0.5  # the far end really is speech-like to a plain VAD
 
 
-@pytest.mark.parametrize("noise", ["fan", "echo"])
+@pytest.mark.parametrize("noise", ["fan", "babble", "echo"])
 def test_director_switches_quickly_without_flapping(scored, noise):
     director = scored[noise][2]
     assert director["turns"] >= 1
