@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   janus                                   # the district hub (demo, self-test, tests)
   pulseaudio pulseaudio-utils             # audio server with null devices (tests, demo)
+  pipewire pipewire-bin libspa-0.2-modules wireplumber  # echo-cancel check, private daemon
   libportaudio2 libasound2-plugins        # sounddevice and ALSA's pulse device
   iproute2 util-linux                     # private network namespace (ip, unshare)
   openssl                                 # test certificates for the wss:// hub
