@@ -29,8 +29,8 @@ class DoaEstimate:
     angle_deg: 0-360, counter-clockwise from mic 0's axis; confidence: 0-1, the normalised
     steered response at the peak (1 = one clean plane wave); frames: speech frames used;
     double_talk: some frames were taken while the far end played (near-end dominated frames the
-    processor vetted: gate open, frame direction outside the exclusion ranges); confirmed: frames
-    the gate itself judged near speech (the rest were early candidates).
+    processor vetted: gate open, frame direction outside the exclusion ranges); candidates: frames
+    taken before the gate judged them near speech (early speech candidates).
     """
 
     angle_deg: float
@@ -39,11 +39,7 @@ class DoaEstimate:
     t_end: float
     frames: int
     double_talk: bool = False
-    confirmed: int = -1
-
-    def __post_init__(self) -> None:
-        if self.confirmed < 0:
-            object.__setattr__(self, "confirmed", self.frames)
+    candidates: int = 0
 
 
 def angle_diff(a: float, b: float) -> float:
@@ -93,7 +89,7 @@ class DoaEstimator:
         self._acc = np.zeros((len(self._steer.pairs), self._steer.bins.size), complex)
         self._frames = 0
         self._double_talk = 0
-        self._confirmed = 0
+        self._candidates = 0
         self._t_start = 0.0
         self._t_last = -math.inf
 
@@ -126,7 +122,7 @@ class DoaEstimator:
         self._acc += cross
         self._frames += 1
         self._double_talk += double_talk
-        self._confirmed += confirmed
+        self._candidates += not confirmed
         self._t_last = t
         if self._frames < round(self.config.block_s * 100):
             return None
@@ -149,7 +145,7 @@ class DoaEstimator:
             self._t_last,
             self._frames,
             self._double_talk > 0,
-            self._confirmed,
+            self._candidates,
         )
         self._reset()
         return est
@@ -158,7 +154,7 @@ class DoaEstimator:
         self._acc[:] = 0.0
         self._frames = 0
         self._double_talk = 0
-        self._confirmed = 0
+        self._candidates = 0
 
 
 class FrameDirection:

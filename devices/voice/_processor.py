@@ -113,7 +113,7 @@ class VoiceProcessor:
             )
         elif not faults:
             doa = self._doa.push(spectra, False, t)
-        if doa is not None and doa.confirmed == 0 and not doa.double_talk:
+        if doa is not None and doa.candidates == doa.frames and not doa.double_talk:
             doa = None  # candidates only: the gate never heard near speech in this block
         return VoiceFrame(gate, doa, angle, conf, faults)
 
