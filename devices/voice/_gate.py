@@ -7,6 +7,8 @@ Per 10 ms frame (internally 16 kHz) a frame is *speech evidence* when
     at least ``min_excess_db``), and
   * while the far end plays, the level also clears the echo prediction (double-talk rule), and
   * the caller did not veto it (e.g. the sound comes from the TV/loudspeaker direction), and
+  * in fluctuating noise, the sound does not come from a learned noise direction (a radio;
+    see ``_noisedir``) unless it clears the threshold by ``ONSET_BYPASS_DB``, and
   * to *open* a shut gate in fluctuating noise (babble, music), the level also rises
     ``ONSET_DB`` over its own mean of the last ~1 s: music that swells slowly never opens it.
 Quiet-frame levels are learned 0.5 s late and dropped if the gate opens meanwhile, so a soft
@@ -173,16 +175,29 @@ class VoiceGate:
         return self.process_16k(pair, t, veto=veto, faults=faults)
 
     def process_16k(
-        self, pair: F64, t: float, *, veto: bool = False, faults: tuple[object, ...] = ()
+        self,
+        pair: F64,
+        t: float,
+        *,
+        veto: bool = False,
+        noise_direction: bool = False,
+        faults: tuple[object, ...] = (),
     ) -> GateFrame:
-        """Like ``process`` for already-decimated (n, 2) [mic, ref] samples at 16 kHz."""
+        """Like ``process`` for already-decimated (n, 2) [mic, ref] samples at 16 kHz.
+
+        ``noise_direction``: the sound comes from where steady point noise was heard while
+        nobody spoke; it does not open a shut gate unless it clears the threshold by
+        ``ONSET_BYPASS_DB``.
+        """
         self._pending = np.concatenate([self._pending, pair], axis=0)
         while self._pending.shape[0] >= FRAME:
             frame, self._pending = self._pending[:FRAME], self._pending[FRAME:]
-            self._last = self._frame(frame, t, veto, faults)
+            self._last = self._frame(frame, t, veto, noise_direction, faults)
         return self._last
 
-    def _frame(self, frame: F64, t: float, veto: bool, faults: tuple[object, ...]) -> GateFrame:
+    def _frame(
+        self, frame: F64, t: float, veto: bool, noise_dir: bool, faults: tuple[object, ...]
+    ) -> GateFrame:
         power = self._smooth(0, BANDS @ (np.abs(self._mic_frames.push(frame[:, :1])[:, 0]) ** 2))
         ref_power = self._smooth(
             1, BANDS @ (np.abs(self._ref_frames.push(frame[:, 1:])[:, 0]) ** 2)
@@ -198,15 +213,19 @@ class VoiceGate:
         onset = self._onset_db(residual, far)
         opening = self._hyst.gain() == 0.0 and not far
         evidence = bool(vad and loud and not veto and self._noise.ready)
-        steady = self._noise.stats[0].spread_db < ONSET_SPREAD_DB
-        clear = steady or levels[best] - thresholds[best] >= ONSET_BYPASS_DB
-        evidence = evidence and not (opening and onset < ONSET_DB and not clear)
+        steady = self.steady_noise
+        bypass = levels[best] - thresholds[best] >= ONSET_BYPASS_DB
+        pointed = noise_dir and not (steady or bypass)
+        guarded = onset < ONSET_DB and not (steady or bypass)
+        evidence = evidence and not pointed and not (opening and guarded)
         gain = self._hyst.step(evidence)
         self._learn(power, echo, far, evidence, levels)
         state, reasons = self._state(gain, evidence, vad, far, veto, faults)
         gain = self._gain(state, gain)
         near = levels[best] >= thresholds[best] - CANDIDATE_DB
-        candidate = evidence or bool(vad and near and not far and not veto and self._noise.ready)
+        candidate = evidence or bool(
+            vad and near and not far and not veto and not pointed and self._noise.ready
+        )
         level, threshold = levels[best], thresholds[best]
         return GateFrame(t, state, gain, evidence, far, level, threshold, reasons, candidate)
 
@@ -240,6 +259,11 @@ class VoiceGate:
         """Noise power per FFT bin of the 16 kHz mono spectrum (bins outside the bands: 0)."""
         per_bin = self._noise.spectrum / np.maximum(BANDS.sum(axis=1), 1.0)
         return np.asarray(BANDS.T @ per_bin)
+
+    @property
+    def steady_noise(self) -> bool:
+        """The noise level hardly fluctuates (fan, hum): the level cue alone is reliable."""
+        return self._noise.stats[0].spread_db < ONSET_SPREAD_DB
 
     @property
     def far_end(self) -> bool:

@@ -19,6 +19,7 @@ from devices.voice._config import VoiceConfig
 from devices.voice._doa import DoaEstimate, DoaEstimator, FrameDirection
 from devices.voice._dsp import FRAME, RATE, Decimator, Framer
 from devices.voice._gate import GateFrame, GateState, VoiceGate
+from devices.voice._noisedir import NoiseDirections
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class VoiceProcessor:
         self._gate = VoiceGate(config.gate)
         self._doa = DoaEstimator(config.array, config.doa)
         self._direction = FrameDirection(config.array, config.doa)
+        self.noise_directions = NoiseDirections()
         self._framer = Framer(channels)
         self._decimator = Decimator(channels + 1) if config.gate.sample_rate != RATE else None
         self._pending = np.zeros((0, channels + 1))
@@ -103,7 +105,13 @@ class VoiceProcessor:
         veto = conf >= VETO_CONFIDENCE and any(z.contains(angle) for z in self.config.exclusion)
         mono = np.mean(mics, axis=1)
         pair = np.stack([mono, frame[:, -1]], axis=1)
-        gate = self._gate.process_16k(pair, t, veto=veto and self._gate.far_end, faults=faults)
+        noisy = self.noise_directions.matches(angle, conf)
+        gate = self._gate.process_16k(
+            pair, t, veto=veto and self._gate.far_end, noise_direction=noisy, faults=faults
+        )
+        quiet = gate.state is GateState.AUTO_MUTED and not (gate.far_end or gate.candidate)
+        if quiet and not faults:
+            self.noise_directions.learn(angle, conf)  # nobody near speaks: what is heard is noise
         doa = None
         double_talk = not gate.speech and self._near_in_double_talk(gate, angle, conf)
         if not faults and (gate.candidate or double_talk):
