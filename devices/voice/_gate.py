@@ -233,9 +233,9 @@ class VoiceGate:
     ) -> GateFrame:
         """Like ``process`` for already-decimated (n, 2) [mic, ref] samples at 16 kHz.
 
-        ``noise_direction``: the sound comes from where steady point noise was heard while
-        nobody spoke; it does not open a shut gate unless it clears the threshold by
-        ``ONSET_BYPASS_DB``.
+        ``noise_direction``: the sound comes from where point noise (a radio) was heard while
+        nobody spoke; in fluctuating noise such a frame is no speech evidence (and no
+        candidate) unless it clears the threshold by ``ONSET_BYPASS_DB``.
         """
         self._pending = np.concatenate([self._pending, pair], axis=0)
         while self._pending.shape[0] >= FRAME:

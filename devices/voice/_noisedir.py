@@ -5,8 +5,10 @@ histogram over azimuth that forgets over ``MEMORY_FRAMES`` of learning. An azimu
 at least ``SHARE`` of that evidence within ``WIDTH_DEG`` is a *noise direction*: a point source
 that sounds while nobody in the room speaks. Diffuse noise (fans, air conditioning) gives no
 confident direction; babble from several places spreads over the histogram and never reaches
-the share. A sound from a noise direction does not open the gate in fluctuating noise, and a
-speech direction estimate pointing there does not move the camera.
+the share. In fluctuating noise a frame from a noise direction is no speech evidence for the
+gate, so it neither opens nor holds it, and never reaches the direction finder: the radio
+cannot pull the camera. Steady noise (a fan) keeps its direction out of this: the level cue
+is reliable there, and a talker sitting in front of the fan must still be found.
 
 Learning only takes frames the gate judged free of near speech, with no far end, so the room's
 talkers and the loudspeakers do not become noise directions; a talker sitting in line with a
