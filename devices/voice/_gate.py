@@ -11,10 +11,6 @@ Per 10 ms frame (internally 16 kHz) a frame is *speech evidence* when
     see ``_noisedir``) unless it clears the threshold by ``ONSET_BYPASS_DB``, and
   * to *open* a shut gate in fluctuating noise (babble, music), the level also rises
     ``ONSET_DB`` over its own mean of the last ~1 s: music that swells slowly never opens it.
-A second, slow level cue catches a soft talker under babble sooner: the mean power of the
-last ``SLOW_FRAMES`` (200 ms) over the noise spectrum, against the top of its own quiet-time
-values; it counts as evidence when webrtcvad called most of those frames speech (a voice
-adds a steady few dB that 10 ms levels of babble hide, babble's 200 ms mean hardly moves).
 Quiet-frame levels are learned 0.5 s late and dropped if the gate opens meanwhile, so a soft
 speech onset the gate missed does not raise the threshold.
 The gate opens after ``attack_ms`` of evidence, stays open ``hold_ms`` after the last evidence
@@ -26,7 +22,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -36,7 +31,7 @@ import webrtcvad
 
 from devices.voice._config import GateConfig
 from devices.voice._dsp import F64, FRAME, RATE, Decimator, Framer, band_matrix, to_int16_bytes
-from devices.voice._levels import QUIET_PERCENTILE, EchoModel, NoiseModel
+from devices.voice._levels import EchoModel, NoiseModel
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +48,6 @@ ONSET_TAU_FRAMES = 100.0  # ... an average over ~1 s (power, first-order) ...
 ONSET_LAG_FRAMES = 10  # ... that ends 100 ms ago, so it does not yet hold the onset itself
 ONSET_BYPASS_DB = 6.0  # ... unless the level clears the threshold by this much
 ONSET_SPREAD_DB = 2.5  # ... or the noise is steady (fan, hum): only fluctuating noise swells
-SLOW_FRAMES = 20  # the slow cue averages power over 200 ms ...
-SLOW_MARGIN_DB = 1.5  # ... and needs this much over the top of its quiet-time values ...
-SLOW_VAD_SHARE = 0.6  # ... with webrtcvad calling this share of those frames speech
-SLOW_STARTUP_SHARE = 0.5  # share of the start-up margin it adds while the history is short
 QUIET_FRAMES = 400  # quiet levels over 4 s
 QUIET_DELAY_FRAMES = 50  # quiet levels are learned 0.5 s late, dropped if the gate opens by then
 
@@ -132,44 +123,6 @@ class _Hysteresis:
         return self._since_evidence <= self._hold
 
 
-class _SlowCue:
-    """The 200 ms level cue: mean residual power over the noise spectrum, dB.
-
-    Its threshold is the 99th percentile of its values on quiet frames (learned late, dropped
-    when the gate opens, like the fast cue's) plus ``SLOW_MARGIN_DB``.
-    """
-
-    def __init__(self) -> None:
-        self._power: deque[float] = deque(maxlen=SLOW_FRAMES)
-        self._vad: deque[bool] = deque(maxlen=SLOW_FRAMES)
-        self._quiet: deque[float] = deque(maxlen=QUIET_FRAMES)
-        self._wait: deque[float] = deque()
-        self._top = math.inf
-        self.level_db = 0.0
-
-    def push(self, power: float, vad: bool, noise: float) -> None:
-        self._power.append(power)
-        self._vad.append(vad)
-        self.level_db = 10.0 * math.log10(max(float(np.mean(self._power)) / noise, 1e-14))
-
-    def evidence(self, startup_db: float) -> bool:
-        """The last 200 ms stand out from the quiet-time 200 ms levels and sound like a voice."""
-        threshold = self._top + SLOW_MARGIN_DB + SLOW_STARTUP_SHARE * startup_db
-        voiced = sum(self._vad) >= SLOW_VAD_SHARE * len(self._vad)
-        return voiced and self.level_db >= threshold
-
-    def learn(self, holding: bool, evidence: bool) -> None:
-        if holding:
-            self._wait.clear()
-            return
-        if not evidence:
-            self._wait.append(self.level_db)
-        if len(self._wait) > QUIET_DELAY_FRAMES:
-            self._quiet.append(self._wait.popleft())
-            if len(self._quiet) >= 100 and len(self._quiet) % 10 == 0:
-                self._top = float(np.percentile(self._quiet, QUIET_PERCENTILE))
-
-
 class VoiceGate:
     """Decides, every 10 ms, whether the room's microphone audio goes out.
 
@@ -190,7 +143,6 @@ class VoiceGate:
         self._echo = EchoModel(BANDS.shape[0])
         self._quiet_wait: deque[tuple[float, float]] = deque()
         self._onset_mean = 0.0
-        self._slow = _SlowCue()
         self._onset_lag: deque[float] = deque()
         self._far_tail = 0
         self._frames = 0
@@ -266,10 +218,6 @@ class VoiceGate:
         pointed = noise_dir and not (steady or bypass)
         guarded = onset < ONSET_DB and not (steady or bypass)
         evidence = evidence and not pointed and not (opening and guarded)
-        self._slow.push(float(np.sum(residual)), vad, float(np.sum(self._noise.spectrum)))
-        quiet_source = not (veto or far or pointed) and self._noise.ready
-        slow = vad and quiet_source and self._slow.evidence(self._noise.startup_db())
-        evidence = evidence or slow
         gain = self._hyst.step(evidence)
         self._learn(power, echo, far, evidence, levels)
         state, reasons = self._state(gain, evidence, vad, far, veto, faults)
@@ -341,7 +289,6 @@ class VoiceGate:
         if not far and self._frames > WARMUP_FRAMES:
             self._noise.learn(power)
             self._learn_quiet(evidence, levels)
-            self._slow.learn(self._hyst.holding, evidence)
         else:
             self._echo.adapt(np.maximum(power - self._noise.spectrum, 0.0), echo)
 

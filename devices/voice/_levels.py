@@ -147,9 +147,9 @@ class NoiseModel:
             lo = st.mean_db + max(min_excess_db, K_MIN * st.spread_db)
             hi = max(lo, st.mean_db + K_MAX * st.spread_db)
             learned = top + margin_db if self._quiet_count >= 100 else hi
-            out.append(max(min(max(learned, lo), hi) - relax_db, lo) + self.startup_db())
+            out.append(max(min(max(learned, lo), hi) - relax_db, lo) + self._startup_db())
         return out[0], out[1]
 
-    def startup_db(self) -> float:
+    def _startup_db(self) -> float:
         """Extra margin while the history is too short to know the noise's spread."""
         return STARTUP_DB * max(0.0, 1.0 - self._count / STARTUP_FRAMES)
