@@ -215,8 +215,9 @@ class VoiceGate:
         evidence = bool(vad and loud and not veto and self._noise.ready)
         steady = self.steady_noise
         bypass = levels[best] - thresholds[best] >= ONSET_BYPASS_DB
-        pointed = noise_dir and not (steady or bypass)
-        guarded = onset < ONSET_DB and not (steady or bypass)
+        exempt = steady or bypass
+        pointed = noise_dir and not exempt
+        guarded = onset < ONSET_DB and not exempt
         evidence = evidence and not pointed and not (opening and guarded)
         gain = self._hyst.step(evidence)
         self._learn(power, echo, far, evidence, levels)

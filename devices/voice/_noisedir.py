@@ -36,7 +36,8 @@ class NoiseDirections:
         self._bins = int(round(360.0 / BIN_DEG))
         self._hist = np.zeros(self._bins)
         half = int(round(WIDTH_DEG / BIN_DEG))
-        self._kernel = np.arange(-half, half + 1)
+        # bins within +-WIDTH_DEG of each bin (rows), wrapping around 360 degrees
+        self._around = (np.arange(self._bins)[:, None] + np.arange(-half, half + 1)) % self._bins
         self._directions: tuple[float, ...] = ()
         self._count = 0
 
@@ -53,7 +54,7 @@ class NoiseDirections:
         total = float(np.sum(self._hist))
         if total < MIN_EVIDENCE:
             return ()
-        idx = (np.arange(self._bins)[:, None] + self._kernel[None, :]) % self._bins
+        idx = self._around
         near = self._hist[idx].sum(axis=1)
         out: list[float] = []
         for b in np.argsort(near)[::-1]:
