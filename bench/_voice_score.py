@@ -6,6 +6,8 @@ Frame masks (10 ms):
             in the echo condition, no far end either: what the gate must keep shut
   echo      far end audible, no near speech now or in the previous TAIL_S
 The first WARMUP_S of each clip (the gate learning the room) is scored too.
+The gate is scored as the room hears it: through the product's look-ahead (``PreRoll``), a
+frame is open when the gain it goes out with is above zero.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from devices.voice import (
     DirectorConfig,
     DoaEstimate,
     GateConfig,
+    PreRoll,
     VoiceConfig,
     VoiceProcessor,
     Zone,
@@ -44,7 +47,10 @@ ZONES = tuple(
 
 @dataclass
 class Run:
-    """Per-frame outputs of one pipeline run."""
+    """Per-frame outputs of one pipeline run.
+
+    open: the frame's audio goes out (after the look-ahead); zone: the director's shot.
+    """
 
     open: np.ndarray
     zone: list[str | None]
@@ -66,17 +72,25 @@ def run_pipeline(clip: Clip, gate: GateConfig | None = None) -> Run:
     director = Director(director_config(), clock=lambda: 0.0)
     frames = clip.mics.shape[0] // FRAME
     run = Run(np.zeros(frames, bool), [])
+    preroll = PreRoll(proc.config.gate.lookahead_ms / 1000)
+    sent = 0
+    silence = np.zeros(FRAME, np.float32)
     for k in range(frames):
         sl = slice(k * FRAME, (k + 1) * FRAME)
         t = k / 100
         vf = proc.process(clip.mics[sl], clip.ref[sl], t)
-        run.open[k] = vf.gate.gain > 0
+        for _, gain in preroll.push(silence, FRAME * 100, vf.gate.gain):
+            run.open[sent] = gain > 0
+            sent += 1
         run.faults += bool(vf.faults)
         if vf.doa is not None:
             run.doa.append(vf.doa)
         g = vf.gate
         dec = director.update(t, gate=g.state, speech=g.speech, far_end=g.far_end, doa=vf.doa)
         run.zone.append(dec.zone)
+    for _, gain in preroll.flush():
+        run.open[sent] = gain > 0
+        sent += 1
     return run
 
 

@@ -1,11 +1,13 @@
 """Evaluation harness for the voice director (auto-mute gate, DOA, camera director).
 
-    python bench/voice.py [--quick] [--seed N] [--cache DIR]
+    python bench/voice.py [--quick] [--seed N] [--cache DIR] [--lookahead-ms MS]
 
 Builds the seeded corpus (bench/_voice_corpus.py: espeak-ng talkers in a simulated reverberant
 room, 4- and 6-mic circular arrays, fan / babble / music / far-end echo at 20/10/5/0 dB), runs
 the gate + DOA + director and plain webrtcvad (modes 0-3, 30 ms frames) on every condition and
-prints ``metric: value unit`` lines, then the issue's targets as met / missed.
+prints ``metric: value unit`` lines, then the issue's targets as met / missed. The gate is
+scored on the audio as it goes out, after the product's look-ahead (default 100 ms;
+``--lookahead-ms 0`` scores the bare gate).
 Needs: scipy, pyroomacoustics (the ``bench`` extras) and the espeak-ng binary.
 """
 
@@ -23,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import _voice_corpus as corpus  # noqa: E402
 from bench import _voice_score as score  # noqa: E402
+from devices.voice import GateConfig  # noqa: E402
 
 SNRS = (20.0, 10.0, 5.0, 0.0)
 NOISES = ("fan", "babble", "music", "echo")
@@ -43,8 +46,8 @@ def emit(name: str, value: float, unit: str) -> None:
     print(f"{name}: {text} {unit}", flush=True)
 
 
-def evaluate(clip: corpus.Clip) -> dict[str, float]:
-    run = score.run_pipeline(clip)
+def evaluate(clip: corpus.Clip, gate: GateConfig) -> dict[str, float]:
+    run = score.run_pipeline(clip, gate)
     res = {f"gate.{k}": v for k, v in score.gate_scores(clip, run.open).items()}
     errs = score.doa_errors(clip, run.doa)
     res["doa.median_error"] = float(np.median(errs)) if errs.size else math.nan
@@ -112,7 +115,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="20 s clips, fewer 6-mic conditions")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/diemcau-voice-bench"))
+    ap.add_argument(
+        "--lookahead-ms", type=int, default=GateConfig().lookahead_ms,
+        help="outgoing audio delay the gate's opening reaches back over (0: none)",
+    )  # fmt: skip
     args = ap.parse_args(argv)
+    try:
+        gate = GateConfig(lookahead_ms=args.lookahead_ms)
+    except ValueError as exc:
+        ap.error(str(exc))
+    print(f"# gate look-ahead: {gate.lookahead_ms} ms (extra outgoing audio latency)", flush=True)
     duration = 20.0 if args.quick else 60.0
     started = time.monotonic()
     results: dict[str, dict[str, float]] = {}
@@ -121,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         if array.name not in images:
             images[array.name] = corpus.load_images(array, args.seed, duration, args.cache)
         clip = corpus.mix(images[array.name], array, noise, snr, args.seed)
-        results[clip.name] = evaluate(clip)
+        results[clip.name] = evaluate(clip, gate)
         report(clip.name, results[clip.name])
     print(f"\n# targets (corpus seed {args.seed}, {duration:.0f} s clips)")
     missed = 0

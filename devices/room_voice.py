@@ -2,7 +2,9 @@
 
 ``VoiceMicrophone`` is a Microphone for the call (gated mono, 48 kHz) whose worker thread
 runs the voice pipeline on every 10 ms block and publishes the director's decisions
-(mute state for the panel and TV, camera target for the directed camera).
+(mute state for the panel and TV, camera target for the directed camera). The audio goes out
+``gate.lookahead_ms`` late through a ``PreRoll``, so the gate's opening covers the soft start
+of a turn; the panel's mute silences at once whatever is still waiting.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from devices.voice import (
     MicArraySource,
     MicBlock,
     MicState,
+    PreRoll,
     ScriptedMicArray,
     VoiceProcessor,
 )
@@ -35,7 +38,6 @@ log = logging.getLogger(__name__)
 
 RATE = 48000
 BLOCK = RATE // 100
-SILENT = (MicState.MUTED, MicState.AUTO_MUTED)
 
 
 class ArrayCapture(_sd.StreamDevice):
@@ -98,6 +100,7 @@ class VoiceMicrophone:
         self._clock = clock
         self._lock = threading.Lock()
         self._out = AudioRing(RATE // 2)
+        self._preroll = PreRoll(processor.config.gate.lookahead_ms / 1000)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._warnings: tuple[str, ...] = ()
@@ -158,9 +161,12 @@ class VoiceMicrophone:
             self._warnings = decision.warnings
             if decision.warnings:
                 log.warning("microphone array: %s", "; ".join(decision.warnings))
-        gain = 0.0 if decision.mic in SILENT else frame.gate.gain
-        mono = np.asarray(np.mean(block.mics, axis=1) * gain, dtype=np.float32)
-        self._out.write(_to_rate(mono, block.rate))
+        muted = decision.mic is MicState.MUTED
+        gain = 0.0 if decision.mic is MicState.AUTO_MUTED else frame.gate.gain
+        mono = np.asarray(np.mean(block.mics, axis=1), dtype=np.float32)
+        for samples, applied in self._preroll.push(mono, block.rate, gain, 0.0 if muted else 1.0):
+            out = samples * np.float32(0.0 if muted else applied)
+            self._out.write(_to_rate(out, block.rate))
         self.decisions.put(decision, now)
 
     def _reference(self, count: int) -> Samples:

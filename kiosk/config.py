@@ -122,6 +122,7 @@ class VoiceSection:
 
     enabled: bool = False
     auto_mute: bool = True
+    lookahead_ms: int = 100
     auto_camera: bool = True
     mics: int = 4
     radius_m: float = 0.045
@@ -190,6 +191,7 @@ _SCHEMA: dict[str, tuple[type[Any], dict[str, _Spec]]] = {
         {
             "enabled": _Spec(vc.boolean, "use the microphone array (true/false)"),
             "auto_mute": _Spec(vc.boolean, "mute the room while nobody speaks"),
+            "lookahead_ms": _Spec(f.integer(0, 300), "outgoing audio delay so onsets pass, ms"),
             "auto_camera": _Spec(vc.boolean, "show the zone of whoever talks"),
             "mics": _Spec(f.integer(2, 16), "microphones in the circular array"),
             "radius_m": _Spec(f.number(0.01, 0.25), "array radius, metres"),

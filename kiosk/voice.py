@@ -77,7 +77,9 @@ def voice_microphone(config: Config, playout: Playout) -> VoiceMicrophone:
     processor = VoiceProcessor(
         VoiceConfig(
             array=ArrayGeometry.circular(voice.mics, voice.radius_m),
-            gate=GateConfig(enabled=voice.auto_mute, sample_rate=source.rate),
+            gate=GateConfig(
+                enabled=voice.auto_mute, sample_rate=source.rate, lookahead_ms=voice.lookahead_ms
+            ),
             exclusion=policy.exclusion,
         )
     )

@@ -10,7 +10,8 @@ Typical wiring (one array, 48 kHz capture, 10 ms blocks)::
         decision = director.update(block.t, gate=frame.gate.state, speech=frame.gate.speech,
                                    far_end=frame.gate.far_end, doa=frame.doa,
                                    warnings=tuple(map(str, frame.faults)))
-        # multiply the outgoing audio by frame.gate.gain unless decision.mic is MUTED;
+        # delay the outgoing audio through PreRoll(gate.lookahead_ms / 1000) with
+        # frame.gate.gain, and silence it while decision.mic is MUTED;
         # show decision.mic (AUTO_MUTED differs from MUTED); frame decision.target.
 
 The gate and the DOA work internally at 16 kHz on 10 ms frames; capture may be 48 or 16 kHz.
@@ -33,6 +34,7 @@ from devices.voice._director import Decision, Director, MicState
 from devices.voice._doa import DoaEstimate, DoaEstimator, angle_diff
 from devices.voice._gate import GateFrame, GateState, VoiceGate
 from devices.voice._micarray import MicArraySource, MicBlock, ScriptedMicArray, read_wav, write_wav
+from devices.voice._preroll import PreRoll
 from devices.voice._processor import VoiceFrame, VoiceProcessor
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "MicArraySource",
     "MicBlock",
     "MicState",
+    "PreRoll",
     "ScriptedMicArray",
     "VoiceConfig",
     "VoiceFrame",

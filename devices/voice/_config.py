@@ -65,6 +65,8 @@ class GateConfig:
     evidence (so word endings are not clipped); release_ms: gain ramp down after the hold.
     margin_db: how far the (echo-compensated) band level must rise above the adaptive noise
     statistics; vad_mode: webrtcvad aggressiveness 0-3 (the level cue does the hard work).
+    lookahead_ms: the outgoing audio waits this long, and the gate's opening reaches back over
+    it (``PreRoll``), so the soft start of a turn is not clipped; 0 turns it off.
     """
 
     enabled: bool = True
@@ -76,6 +78,7 @@ class GateConfig:
     margin_db: float = 3.0
     min_excess_db: float = 5.0
     echo_margin_db: float = 6.0
+    lookahead_ms: int = 100
 
     def __post_init__(self) -> None:
         check_choice("gate.sample_rate", self.sample_rate, SAMPLE_RATES)
@@ -86,6 +89,7 @@ class GateConfig:
         check_range("gate.margin_db", self.margin_db, 0.0, 20.0)
         check_range("gate.min_excess_db", self.min_excess_db, 0.0, 30.0)
         check_range("gate.echo_margin_db", self.echo_margin_db, 0.0, 30.0)
+        check_range("gate.lookahead_ms", self.lookahead_ms, 0, 300)
 
 
 @dataclass(frozen=True)

@@ -45,3 +45,30 @@ def test_quiet_room_is_auto_muted_only_when_enabled(auto_mute: bool) -> None:
         assert states[-1] is MicState.AUTO_MUTED and np.abs(audio).max() == 0.0
     else:
         assert MicState.AUTO_MUTED not in states and np.abs(audio).max() > 0.005
+
+
+def test_manual_mute_silences_audio_still_in_the_lookahead() -> None:
+    """The outgoing audio waits 100 ms for the gate; pressing mute must also silence what was
+    captured just before the press and is still waiting."""
+    hum = np.sin(2 * np.pi * 300 * np.arange(3 * 48000) / 48000).astype(np.float32) * 0.05
+    mics, _ = render([], 3.0, noise_dbfs=-50)
+    mics += hum[:, None]
+    processor = VoiceProcessor(
+        VoiceConfig(array=ArrayGeometry.circular(4, 0.045), gate=GateConfig(enabled=False))
+    )
+    assert processor.config.gate.lookahead_ms == 100
+    director = Director(DirectorConfig(overview=CameraTarget("main"), auto_mute=False))
+    voice = VoiceMicrophone(ScriptedMicArray(mics, 48000), processor, director)
+    voice.start()
+    try:
+        time.sleep(0.6)
+        before = voice.read(4800)
+        voice.set_manual_mute(True)
+        time.sleep(0.04)  # a block being processed as the button was pressed goes out as it was
+        voice.read(48000)
+        time.sleep(0.3)
+        after = voice.read(9600)
+    finally:
+        voice.stop()
+    assert np.abs(before).max() > 0.02  # the room was live
+    assert np.abs(after).max() == 0.0  # nothing captured before the press leaked after it

@@ -38,6 +38,7 @@ def test_full_voice_section(tmp_path: Path) -> None:
     )
     v = config.voice
     assert v.enabled and v.mics == 6 and v.speaker_angles == (225.0, 315.0)
+    assert v.lookahead_ms == 100  # the default: onsets pass, about the camera's own delay
     assert [z.name for z in v.zones] == ["Bàn chủ tọa", "Cửa"]
     assert v.zones[0].crop == (0.3, 0.05, 0.4, 0.55) and v.zones[1].crop is None
 
@@ -47,6 +48,7 @@ def test_full_voice_section(tmp_path: Path) -> None:
     [
         ('enabled = "yes"', "voice.enabled", "true or false"),
         ("mics = 1", "voice.mics", "between 2 and 16"),
+        ("lookahead_ms = 500", "voice.lookahead_ms", "between 0 and 300"),
         ("speaker_angles = [225]", "voice.speaker_angles", "[from, to]"),
         ("speaker_angles = [0, 400]", "voice.speaker_angles", "[from, to]"),
         (
