@@ -79,7 +79,7 @@ def run_pipeline(clip: Clip, gate: GateConfig | None = None) -> Run:
         sl = slice(k * FRAME, (k + 1) * FRAME)
         t = k / 100
         vf = proc.process(clip.mics[sl], clip.ref[sl], t)
-        for _, gain in preroll.push(silence, FRAME * 100, vf.gate.gain):
+        for _, gain in preroll.push(silence, FRAME * 100, vf.gate.gain, voiced=vf.gate.vad):
             run.open[sent] = gain > 0
             sent += 1
         run.faults += bool(vf.faults)

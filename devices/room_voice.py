@@ -164,7 +164,9 @@ class VoiceMicrophone:
         muted = decision.mic is MicState.MUTED
         gain = 0.0 if decision.mic is MicState.AUTO_MUTED else frame.gate.gain
         mono = np.asarray(np.mean(block.mics, axis=1), dtype=np.float32)
-        for samples, applied in self._preroll.push(mono, block.rate, gain, 0.0 if muted else 1.0):
+        ceiling = 0.0 if muted else 1.0
+        due = self._preroll.push(mono, block.rate, gain, ceiling, frame.gate.vad)
+        for samples, applied in due:
             out = samples * np.float32(0.0 if muted else applied)
             self._out.write(_to_rate(out, block.rate))
         self.decisions.put(decision, now)

@@ -74,7 +74,8 @@ class GateFrame:
     level cue; reasons: short machine-readable words explaining the state; candidate: webrtcvad
     calls it speech and the level is within ``CANDIDATE_DB`` of the threshold, with no far end
     and no veto: possibly the soft start of a turn the gate has not yet opened for (the
-    direction finder gathers such frames early; they never open the gate).
+    direction finder gathers such frames early; they never open the gate); vad: webrtcvad
+    called the frame speech (the look-ahead reaches back only over such frames).
     """
 
     t: float
@@ -86,6 +87,7 @@ class GateFrame:
     threshold_db: float
     reasons: tuple[str, ...] = ()
     candidate: bool = False
+    vad: bool = False
 
     @property
     def is_open(self) -> bool:
@@ -228,7 +230,7 @@ class VoiceGate:
             vad and near and not far and not veto and not pointed and self._noise.ready
         )
         level, threshold = levels[best], thresholds[best]
-        return GateFrame(t, state, gain, evidence, far, level, threshold, reasons, candidate)
+        return GateFrame(t, state, gain, evidence, far, level, threshold, reasons, candidate, vad)
 
     def _onset_db(self, residual: F64, far: bool) -> float:
         """Level of this frame over the mean level ~0.1-1 s ago, dB.
@@ -290,7 +292,7 @@ class VoiceGate:
         if not far and self._frames > WARMUP_FRAMES:
             self._noise.learn(power)
             self._learn_quiet(evidence, levels)
-        else:
+        elif far:
             self._echo.adapt(np.maximum(power - self._noise.spectrum, 0.0), echo)
 
     def _learn_quiet(self, evidence: bool, levels: tuple[float, float]) -> None:
