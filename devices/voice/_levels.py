@@ -3,8 +3,8 @@
 Both work on band powers of 10 ms frames (see ``_dsp.band_matrix``).
 
 EchoModel predicts, per band, how much of the playout reference comes back into the microphone:
-a non-negative FIR over the last ``lags`` frames of reference band power, adapted by NLMS only
-while the far end plays and the room is quiet. Working on powers (not waveforms) makes it
+a non-negative FIR over the last ``lags`` frames of reference band power, adapted by
+regularised NLMS while the far end plays. Working on powers (not waveforms) makes it
 immune to phase and small clock drift; it is a detector's echo model, not a canceller.
 
 NoiseModel keeps the noise spectrum (slow average of band power while the gate is closed) and
@@ -21,6 +21,12 @@ import numpy as np
 
 from devices.voice._dsp import F64
 
+SCALE_FRAMES = 500  # the typical reference power is a mean over ~5 s of playout
+REG = 1.0  # NLMS regularisation: one typical reference frame
+DT_TRAINED = 100
+DT_RATIO = 4.0
+DT_STEP = 0.02
+
 
 class EchoModel:
     """Per-band power-domain echo path estimate from the playout reference."""
@@ -29,6 +35,8 @@ class EchoModel:
         self._hist = np.zeros((lags, bands))
         self._h = np.zeros((lags, bands))
         self._step = step
+        self._scale = np.zeros(bands)  # typical reference band power while the far end plays
+        self._scale_n = 0
         self.updates = 0
 
     def predict(self, ref_power: F64) -> F64:
@@ -38,10 +46,22 @@ class EchoModel:
         return np.asarray(np.sum(self._h * self._hist, axis=0))
 
     def adapt(self, echo_power: F64, predicted: F64) -> None:
-        """NLMS step toward ``echo_power`` (mic band power minus noise, far end only)."""
+        """NLMS step toward ``echo_power`` (mic band power minus noise, far end only).
+
+        The step is regularised by the typical reference power: in the echo tail, or a quiet
+        moment of the far end's speech, a near talker's error divided by the fading reference
+        alone would blow the estimate up (and then mute near speech in every double talk).
+        """
+        now = self._hist[0]
+        if np.any(now > 0):
+            self._scale_n = min(self._scale_n + 1, SCALE_FRAMES)
+            self._scale += (now - self._scale) / self._scale_n
         err = echo_power - predicted
-        norm = np.sum(self._hist**2, axis=0) + 1e-12
-        self._h = np.maximum(self._h + self._step * self._hist * (err / norm), 0.0)
+        norm = np.sum(self._hist**2, axis=0) + (REG * self._scale) ** 2 + 1e-12
+        step = self._step
+        if self.updates > DT_TRAINED and np.sum(echo_power) > DT_RATIO * np.sum(predicted):
+            step *= DT_STEP  # far more than the echo it should be: a near talker, double talk
+        self._h = np.maximum(self._h + step * self._hist * (err / norm), 0.0)
         self.updates += 1
 
     @property
