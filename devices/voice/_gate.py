@@ -11,6 +11,8 @@ Per 10 ms frame (internally 16 kHz) a frame is *speech evidence* when
     see ``_noisedir``) unless it clears the threshold by ``ONSET_BYPASS_DB``, and
   * to *open* a shut gate in fluctuating noise (babble, music), the level also rises
     ``ONSET_DB`` over its own mean of the last ~1 s: music that swells slowly never opens it.
+    A gate that shut less than ``REOPEN_FRAMES`` ago is exempt: that mean still holds the
+    talker's own last words, and a pause in a sentence must not need a louder restart.
 Quiet-frame levels are learned 0.5 s late and dropped if the gate opens meanwhile, so a soft
 speech onset the gate missed does not raise the threshold.
 The gate opens after ``attack_ms`` of evidence, stays open ``hold_ms`` after the last evidence
@@ -48,6 +50,7 @@ ONSET_TAU_FRAMES = 100.0  # ... an average over ~1 s (power, first-order) ...
 ONSET_LAG_FRAMES = 10  # ... that ends 100 ms ago, so it does not yet hold the onset itself
 ONSET_BYPASS_DB = 6.0  # ... unless the level clears the threshold by this much
 ONSET_SPREAD_DB = 2.5  # ... or the noise is steady (fan, hum): only fluctuating noise swells
+REOPEN_FRAMES = 100  # a gate shut less than this long ago reopens without the onset guard
 QUIET_FRAMES = 400  # quiet levels over 4 s
 QUIET_DELAY_FRAMES = 50  # quiet levels are learned 0.5 s late, dropped if the gate opens by then
 
@@ -148,6 +151,7 @@ class VoiceGate:
         self._onset_lag: deque[float] = deque()
         self._far_tail = 0
         self._frames = 0
+        self._since_open = 10**9
         self._rings = (
             np.zeros((SMOOTH_FRAMES, BANDS.shape[0])),
             np.zeros((SMOOTH_FRAMES, BANDS.shape[0])),
@@ -219,9 +223,10 @@ class VoiceGate:
         bypass = levels[best] - thresholds[best] >= ONSET_BYPASS_DB
         exempt = steady or bypass
         pointed = noise_dir and not exempt
-        guarded = onset < ONSET_DB and not exempt
+        guarded = onset < ONSET_DB and not exempt and self._since_open >= REOPEN_FRAMES
         evidence = evidence and not pointed and not (opening and guarded)
         gain = self._hyst.step(evidence)
+        self._since_open = 0 if gain > 0 else self._since_open + 1
         self._learn(power, echo, far, evidence, levels)
         state, reasons = self._state(gain, evidence, vad, far, veto, faults)
         gain = self._gain(state, gain)
