@@ -20,6 +20,7 @@ from devices.voice._dsp import C128, F64, NFFT, RATE
 log = logging.getLogger(__name__)
 
 SPEED_OF_SOUND = 343.0
+NOISE_FRAMES = 200  # the noise cross spectra are a running mean over ~2 s of quiet
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ class DoaEstimator:
         self.config = config or DoaConfig()
         self._steer = Steering(geometry, self.config, self.config.resolution_deg)
         self._acc = np.zeros((len(self._steer.pairs), self._steer.bins.size), complex)
+        self._noise = np.zeros_like(self._acc)
+        self._noise_frames = 0
         self._frames = 0
         self._double_talk = 0
         self._candidates = 0
@@ -102,13 +105,16 @@ class DoaEstimator:
         *,
         double_talk: bool = False,
         confirmed: bool = True,
+        steady_noise: bool = False,
     ) -> DoaEstimate | None:
         """Add one 10 ms frame's array spectra; return an estimate when a block completes.
 
         ``weights`` (one per FFT bin, 0-1) down-weights bins dominated by noise, e.g. a Wiener
         gain from the gate's noise spectrum: loud speech bins then steer the estimate.
         ``double_talk`` marks a near-speech frame taken while the far end plays; ``confirmed``
-        False marks an early candidate frame the gate has not (yet) judged near speech.
+        False marks an early candidate frame the gate has not (yet) judged near speech;
+        ``steady_noise``: the noise is steady (a fan), so its learned cross spectra (see
+        ``learn_noise``) are taken out of the frame's.
         """
         if t - self._t_last > self.config.max_gap_s:
             self._reset()
@@ -117,6 +123,8 @@ class DoaEstimator:
         if self._frames == 0:
             self._t_start = t
         cross = self._steer.cross(spectra)
+        if steady_noise:
+            cross = cross - self._noise
         if weights is not None:
             cross = cross * weights[self._steer.bins][None, :]
         self._acc += cross
@@ -127,6 +135,14 @@ class DoaEstimator:
         if self._frames < round(self.config.block_s * 100):
             return None
         return self._decide()
+
+    def learn_noise(self, spectra: C128) -> None:
+        """Feed a frame with nobody near speaking: in steady noise its cross spectra, averaged
+        over ~2 s, are taken out of every speech frame, so a point noise (a fan, a projector)
+        does not pull the estimate toward itself. (Babble and music change too fast for a
+        mean to describe the moment: there it would only add error.)"""
+        self._noise_frames = min(self._noise_frames + 1, NOISE_FRAMES)
+        self._noise += (self._steer.cross(spectra) - self._noise) / self._noise_frames
 
     def estimate(self, spectra: list[C128]) -> DoaEstimate:
         """Direction of a whole speech-only block given as a list of frame spectra."""

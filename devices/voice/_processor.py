@@ -112,13 +112,15 @@ class VoiceProcessor:
         quiet = gate.state is GateState.AUTO_MUTED and not (gate.far_end or gate.candidate)
         if quiet and not faults:
             self.noise_directions.learn(angle, conf)  # nobody near speaks: what is heard is noise
+            self._doa.learn_noise(spectra)
         doa = None
         double_talk = not gate.speech and self._near_in_double_talk(gate, angle, conf)
         if not faults and (gate.candidate or double_talk):
             weights = self._snr_weights(spectra)
             doa = self._doa.push(
-                spectra, True, t, weights, double_talk=double_talk, confirmed=gate.speech
-            )
+                spectra, True, t, weights, double_talk=double_talk, confirmed=gate.speech,
+                steady_noise=self._gate.steady_noise and bool(self.noise_directions.directions),
+            )  # fmt: skip
         elif not faults:
             doa = self._doa.push(spectra, False, t)
         if doa is not None and doa.candidates == doa.frames and not doa.double_talk:

@@ -126,3 +126,30 @@ def test_block_marks_double_talk_frames():
     out = [est.push(spec, True, k / 100, double_talk=k == 3) for k in range(50)]
     done = [e for e in out if e is not None]
     assert [e.double_talk for e in done] == [True, False]
+
+
+@pytest.mark.parametrize("subtract", [True, False])
+def test_steady_point_noise_is_taken_out_of_the_estimate(subtract):
+    """A fan at 80 degrees, as loud as the talker at 150: its cross spectra, learned while
+    nobody spoke, are taken out and the talker's direction comes through."""
+    geo = ArrayGeometry.circular(4, 0.045)
+    rng = np.random.default_rng(3)
+    fan = plane_wave(geo, 80.0, 3.0, source=np.convolve(rng.standard_normal(3 * RATE), [1, 1]))
+    talker = plane_wave(geo, 150.0, 1.0, seed=4)
+    mics = fan.copy()
+    mics[2 * RATE :] += talker * np.std(fan) / np.std(talker)
+    dec, framer, est = Decimator(geo.channels), Framer(geo.channels), DoaEstimator(geo)
+    out = []
+    for k in range(mics.shape[0] // 480):
+        spectra = framer.push(dec.process(mics[k * 480 : (k + 1) * 480]))
+        if k < 200:
+            est.learn_noise(spectra)
+        elif k >= 205:
+            e = est.push(spectra, True, k / 100, steady_noise=subtract)
+            out += [e] if e is not None else []
+    assert len(out) == 3
+    errors = [angle_diff(e.angle_deg, 150.0) for e in out]
+    if subtract:
+        assert max(errors) <= 5.0
+    else:  # without it the fan drags the peak away (shows the test scene is a hard one)
+        assert max(errors) > 5.0
