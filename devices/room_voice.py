@@ -100,7 +100,7 @@ class VoiceMicrophone:
         self._clock = clock
         self._lock = threading.Lock()
         self._out = AudioRing(RATE // 2)
-        self._preroll = PreRoll(processor.config.gate.lookahead_ms / 1000)
+        self._preroll = self._new_preroll()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._warnings: tuple[str, ...] = ()
@@ -123,10 +123,16 @@ class VoiceMicrophone:
             self.director.reset_meeting()
 
     # -- worker ------------------------------------------------------------------------------------
+    def _new_preroll(self) -> PreRoll:
+        # With auto-mute off the gain never changes: a delay would only add latency.
+        gate = self.processor.config.gate
+        return PreRoll(gate.lookahead_ms / 1000 if gate.enabled else 0.0)
+
     def start(self) -> None:
         starter = getattr(self.source, "start", None)
         if starter is not None:
             starter()
+        self._preroll = self._new_preroll()  # nothing captured before a stop goes out after
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="voice:array", daemon=True)
         self._thread.start()
@@ -143,13 +149,14 @@ class VoiceMicrophone:
                 at = begin + block.t if scripted else block.t
                 if scripted:
                     self._stop.wait(max(0.0, at - self._clock()))
-                self._step(block, at)
+                self.step(block, at)
             if not scripted:
                 return
             begin = self._clock()
 
-    def _step(self, block: MicBlock, now: float) -> None:
-        """Run the pipeline on one block captured at *now* (monotonic seconds)."""
+    def step(self, block: MicBlock, now: float) -> None:
+        """Run the pipeline on one block captured at *now* (monotonic seconds); the worker
+        calls it for every block (tests may call it directly, without the worker)."""
         ref = block.ref if self.reference is None else self._reference(len(block.mics))
         with self._lock:
             frame = self.processor.process(block.mics, ref, now, block.rate)

@@ -151,7 +151,7 @@ class VoiceGate:
         self._onset_lag: deque[float] = deque()
         self._far_tail = 0
         self._frames = 0
-        self._since_open = 10**9
+        self._shut_frames = 10**9
         self._rings = (
             np.zeros((SMOOTH_FRAMES, BANDS.shape[0])),
             np.zeros((SMOOTH_FRAMES, BANDS.shape[0])),
@@ -223,10 +223,10 @@ class VoiceGate:
         bypass = levels[best] - thresholds[best] >= ONSET_BYPASS_DB
         exempt = steady or bypass
         pointed = noise_dir and not exempt
-        guarded = onset < ONSET_DB and not exempt and self._since_open >= REOPEN_FRAMES
+        guarded = onset < ONSET_DB and not exempt and self._shut_frames >= REOPEN_FRAMES
         evidence = evidence and not pointed and not (opening and guarded)
         gain = self._hyst.step(evidence)
-        self._since_open = 0 if gain > 0 else self._since_open + 1
+        self._shut_frames = 0 if gain > 0 else self._shut_frames + 1
         self._learn(power, echo, far, evidence, levels)
         state, reasons = self._state(gain, evidence, vad, far, veto, faults)
         gain = self._gain(state, gain)

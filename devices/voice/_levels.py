@@ -23,9 +23,9 @@ from devices.voice._dsp import F64
 
 SCALE_FRAMES = 500  # the typical reference power is a mean over ~5 s of playout
 REG = 1.0  # NLMS regularisation: one typical reference frame
-DT_TRAINED = 100
-DT_RATIO = 4.0
-DT_STEP = 0.02
+DT_TRAINED = 100  # updates before the model's prediction is trusted for double talk
+DT_RATIO = 4.0  # the microphone 6 dB over the predicted echo: a near talker is in it
+DT_STEP = 0.02  # ... and the model then learns this much slower (it still follows a louder hall)
 
 
 class EchoModel:
@@ -59,7 +59,7 @@ class EchoModel:
         err = echo_power - predicted
         norm = np.sum(self._hist**2, axis=0) + (REG * self._scale) ** 2 + 1e-12
         step = self._step
-        if self.updates > DT_TRAINED and np.sum(echo_power) > DT_RATIO * np.sum(predicted):
+        if self.updates >= DT_TRAINED and np.sum(echo_power) > DT_RATIO * np.sum(predicted):
             step *= DT_STEP  # far more than the echo it should be: a near talker, double talk
         self._h = np.maximum(self._h + step * self._hist * (err / norm), 0.0)
         self.updates += 1

@@ -36,11 +36,12 @@ class _Waiting:
 
 
 class PreRoll:
-    """A delay line for gated audio whose blocks take the best gain decided while they wait."""
+    """A delay line for gated audio whose blocks leave with a gain decided while they waited
+    (see the module docstring for how far back an opening reaches)."""
 
     def __init__(self, delay_s: float, sure_s: float = SURE_S) -> None:
-        if delay_s < 0:
-            raise ValueError(f"pre-roll delay {delay_s} s: must be >= 0")
+        if delay_s < 0 or sure_s < 0:
+            raise ValueError(f"pre-roll delay {delay_s} s, sure part {sure_s} s: must be >= 0")
         self.delay_s = delay_s
         self.sure_s = min(sure_s, delay_s)
         self._line: deque[_Waiting] = deque()

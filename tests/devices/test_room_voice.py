@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 
 from devices.room_voice import VoiceMicrophone
-from devices.scene import render
+from devices.scene import Sound, render, speech
 from devices.voice import (
     ArrayGeometry,
     CameraTarget,
     Director,
     DirectorConfig,
     GateConfig,
+    MicBlock,
     MicState,
     ScriptedMicArray,
     VoiceConfig,
@@ -48,27 +49,28 @@ def test_quiet_room_is_auto_muted_only_when_enabled(auto_mute: bool) -> None:
 
 
 def test_manual_mute_silences_audio_still_in_the_lookahead() -> None:
-    """The outgoing audio waits 100 ms for the gate; pressing mute must also silence what was
-    captured just before the press and is still waiting."""
-    hum = np.sin(2 * np.pi * 300 * np.arange(3 * 48000) / 48000).astype(np.float32) * 0.05
-    mics, _ = render([], 3.0, noise_dbfs=-50)
-    mics += hum[:, None]
-    processor = VoiceProcessor(
-        VoiceConfig(array=ArrayGeometry.circular(4, 0.045), gate=GateConfig(enabled=False))
-    )
+    """The outgoing audio waits 100 ms for the gate; pressing mute mid-sentence must also
+    silence what was captured just before the press and is still waiting."""
+    talk = speech("Xin chào các đồng chí, xã Bản Vẽ xin báo cáo tình hình mưa lũ.")
+    mics, _ = render([Sound(talk, 67.5, 1.0)], 3.0, noise_dbfs=-50)
+    processor = VoiceProcessor(VoiceConfig(array=ArrayGeometry.circular(4, 0.045)))
     assert processor.config.gate.lookahead_ms == 100
-    director = Director(DirectorConfig(overview=CameraTarget("main"), auto_mute=False))
-    voice = VoiceMicrophone(ScriptedMicArray(mics, 48000), processor, director)
-    voice.start()
-    try:
-        time.sleep(0.6)
-        before = voice.read(4800)
-        voice.set_manual_mute(True)
-        time.sleep(0.04)  # a block being processed as the button was pressed goes out as it was
-        voice.read(48000)
-        time.sleep(0.3)
-        after = voice.read(9600)
-    finally:
-        voice.stop()
-    assert np.abs(before).max() > 0.02  # the room was live
+    voice = VoiceMicrophone(
+        ScriptedMicArray(mics, 48000),
+        processor,
+        Director(DirectorConfig(overview=CameraTarget("main"))),
+    )
+    silence = np.zeros(480, np.float32)
+
+    def play(first: int, last: int) -> None:
+        for k in range(first, last):
+            voice.step(MicBlock(k / 100, mics[k * 480 : (k + 1) * 480], silence, 48000), k / 100)
+
+    play(0, 200)  # up to 2.0 s, mid-sentence
+    before = voice.read(24000)  # the newest 0.5 s that went out (all the ring holds)
+    voice.set_manual_mute(True)
+    play(200, 230)
+    after = voice.read(30 * 480)  # all that went out after the press
+    assert voice.decisions.get()[0].mic is MicState.MUTED
+    assert np.abs(before).max() > 0.01  # the gate was open: the room was going out
     assert np.abs(after).max() == 0.0  # nothing captured before the press leaked after it

@@ -66,6 +66,6 @@ def test_follows_the_volume_turned_up():
         echo = coupling * ref[k - 2] if k >= 2 else np.zeros(BANDS)
         if ref[max(0, k - 40) : k + 1].any():
             model.adapt(echo, pred[k])
-    after = slice(3500, 6000)  # 5 s after the change
+    after = slice(3100, 3600)  # from 1 s after the change
     true = 10 * COUPLING * np.roll(ref, 2, axis=0)[after].sum()
     assert 0.8 < pred[after].sum() / true < 1.25
