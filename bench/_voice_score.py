@@ -73,24 +73,21 @@ def run_pipeline(clip: Clip, gate: GateConfig | None = None) -> Run:
     frames = clip.mics.shape[0] // FRAME
     run = Run(np.zeros(frames, bool), [])
     preroll = PreRoll(proc.config.gate.lookahead_ms / 1000)
-    sent = 0
+    sent: list[float] = []  # gains the frames went out with, in capture order
     silence = np.zeros(FRAME, np.float32)
     for k in range(frames):
         sl = slice(k * FRAME, (k + 1) * FRAME)
         t = k / 100
         vf = proc.process(clip.mics[sl], clip.ref[sl], t)
-        for _, gain in preroll.push(silence, FRAME * 100, vf.gate.gain, voiced=vf.gate.vad):
-            run.open[sent] = gain > 0
-            sent += 1
+        sent += [g for _, g in preroll.push(silence, FRAME * 100, vf.gate.gain, voiced=vf.gate.vad)]
         run.faults += bool(vf.faults)
         if vf.doa is not None:
             run.doa.append(vf.doa)
         g = vf.gate
         dec = director.update(t, gate=g.state, speech=g.speech, far_end=g.far_end, doa=vf.doa)
         run.zone.append(dec.zone)
-    for _, gain in preroll.flush():
-        run.open[sent] = gain > 0
-        sent += 1
+    sent += [g for _, g in preroll.flush()]
+    run.open[:] = np.asarray(sent) > 0
     return run
 
 

@@ -106,7 +106,7 @@ class _Hysteresis:
         self._release = max(1, cfg.release_ms // 10)
         self._recent: deque[bool] = deque(maxlen=self._attack + 1)
         self._since_evidence = 10**9
-        self.open_frames = 0
+        self.shut_frames = 10**9  # frames since the gain was last above zero
 
     def step(self, evidence: bool) -> float:
         self._recent.append(evidence)
@@ -114,7 +114,7 @@ class _Hysteresis:
             evidence = False
         self._since_evidence = 0 if evidence else self._since_evidence + 1
         gain = self.gain()
-        self.open_frames = self.open_frames + 1 if gain > 0 else 0
+        self.shut_frames = 0 if gain > 0 else self.shut_frames + 1
         return gain
 
     def gain(self) -> float:
@@ -151,7 +151,6 @@ class VoiceGate:
         self._onset_lag: deque[float] = deque()
         self._far_tail = 0
         self._frames = 0
-        self._shut_frames = 10**9
         self._rings = (
             np.zeros((SMOOTH_FRAMES, BANDS.shape[0])),
             np.zeros((SMOOTH_FRAMES, BANDS.shape[0])),
@@ -223,10 +222,9 @@ class VoiceGate:
         bypass = levels[best] - thresholds[best] >= ONSET_BYPASS_DB
         exempt = steady or bypass
         pointed = noise_dir and not exempt
-        guarded = onset < ONSET_DB and not exempt and self._shut_frames >= REOPEN_FRAMES
+        guarded = onset < ONSET_DB and not exempt and self._hyst.shut_frames >= REOPEN_FRAMES
         evidence = evidence and not pointed and not (opening and guarded)
         gain = self._hyst.step(evidence)
-        self._shut_frames = 0 if gain > 0 else self._shut_frames + 1
         self._learn(power, echo, far, evidence, levels)
         state, reasons = self._state(gain, evidence, vad, far, veto, faults)
         gain = self._gain(state, gain)
