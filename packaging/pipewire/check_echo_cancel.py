@@ -254,7 +254,7 @@ class PrivateDaemon:
         _wait(
             lambda: (self.root / "run" / "pipewire-0").exists(),
             10,
-            lambda: f"pipewire did not start:\n{self.log_tail('pipewire.log')}",
+            lambda: "pipewire did not start (its log follows)",
             pipewire,
         )
         self.spawn(["wireplumber"], "wireplumber.log")
@@ -518,8 +518,9 @@ def check(conf_path: Path, root: Path, min_erle: float, min_near: float) -> None
         cpu = (daemon.cpu_seconds() - cpu_before) / (time.monotonic() - wall_before) * 100
         res = analyse(rec, scene)
         report(res, cpu)
-        if daemon.log_errors():
-            raise CheckError(f"PipeWire logged errors during the run:\n{daemon.log_errors()}")
+        errors = daemon.log_errors()
+        if errors:
+            raise CheckError(f"PipeWire logged errors during the run:\n{errors}")
         failures = judge(res, min_erle, min_near)
         if failures:
             raise CheckError("; ".join(failures))

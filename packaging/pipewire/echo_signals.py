@@ -230,12 +230,13 @@ class Recording:
         step = int(BLOCK * RATE)
         for at in range(_seg(span).start, _seg(span).stop - step + 1, step):
             piece = slice(at, at + step + self.latency)  # the output comes that much later
-            where: int | None = self.start + shift + at
-            if where is None or not self._intact(where, piece):
-                where = self.locate(self.inp[:, 0], self.scene.mic[piece, 0], self.start + at)
-                if where is None or not self._intact(where, piece):
+            where = self.start + shift + at
+            if not self._intact(where, piece):
+                found_at = self.locate(self.inp[:, 0], self.scene.mic[piece, 0], self.start + at)
+                if found_at is None or not self._intact(found_at, piece):
                     self.skipped.add(at)
                     continue
+                where = found_at
                 shift = where - self.start - at
             found.append((slice(at, at + step), slice(where, where + step)))
         if len(found) < (_seg(span).stop - _seg(span).start) / step / 2:
