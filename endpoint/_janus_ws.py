@@ -1,8 +1,12 @@
-"""Janus WebSocket signaling: sessions, plugin handles, transactions, keepalive.
+"""Janus WebSocket signaling: sessions, plugin handles, transactions, keepalive, claim.
 
 Every request carries a transaction id; its reply (``success``/``error``, or an
 ``ack`` followed by a plugin ``event`` with the same transaction) resolves the
-request's future. Other messages are routed by ``sender`` to the handle's listener.
+request's future. A session ``keepalive`` is answered with an ``ack`` only, so for it
+the ``ack`` is the answer. Other messages are routed by ``sender`` to the handle's
+listener. A keepalive goes out every second: its ``ack`` proves the hub still hears
+us, and :attr:`JanusClient.heard` (the time anything last arrived) lets the call
+notice a dead link within seconds instead of waiting for a request to time out.
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ import json
 import logging
 import secrets
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
+from endpoint._tasks import Tasks
 from endpoint.errors import (
     ConnectionLost,
     FailReason,
@@ -29,8 +35,11 @@ from endpoint.errors import (
 
 log = logging.getLogger(__name__)
 
-KEEPALIVE_SECONDS = 20.0
+KEEPALIVE_SECONDS = 1.0  # also the heartbeat the call's liveness check listens for
 REQUEST_TIMEOUT = 10.0
+MAX_MESSAGE = 4 << 20  # bytes; the biggest real hub message (a 25-room SDP) is ~50 kB
+SESSION_NOT_FOUND = 458  # JANUS_ERROR_SESSION_NOT_FOUND: nothing left to claim
+_ACK_IS_ANSWER = ("keepalive", "trickle")
 CLOSE_SECONDS = 2.0  # the hub's answer to our WebSocket close
 
 Json = dict[str, Any]
@@ -91,6 +100,10 @@ class Handle:
     async def detach(self) -> None:
         await self.client.send({"janus": "detach", "handle_id": self.id})
 
+    async def hangup(self) -> None:
+        """Close this handle's PeerConnection on the hub (the handle itself stays)."""
+        await self.client.send({"janus": "hangup", "handle_id": self.id})
+
 
 class JanusClient:
     """One WebSocket connection holding one Janus session."""
@@ -102,10 +115,12 @@ class JanusClient:
         self._http: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._pending: dict[str, asyncio.Future[Json]] = {}
+        self._ack_answers: set[str] = set()  # transactions whose ``ack`` is the final answer
         self._handles: dict[int, Handle] = {}
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks = Tasks("janus")
         self.session_id: int | None = None
         self.closed = asyncio.Event()
+        self.heard = time.monotonic()  # when anything last arrived from the hub
         self.on_lost: Callable[[str], None] = lambda why: None
 
     def _ssl(self) -> ssl.SSLContext | bool:
@@ -113,8 +128,9 @@ class JanusClient:
             return False
         return ssl.create_default_context(cafile=self._ca_file)  # verifies host + chain
 
-    async def connect(self, timeout: float) -> None:
-        """Open the WebSocket and create a session (both within *timeout*)."""
+    async def connect(self, timeout: float, claim: int | None = None) -> None:
+        """Open the WebSocket and create a session, or take back session *claim* (both
+        within *timeout*); a claim the hub refuses raises :class:`HubRequestError`."""
         self._http = aiohttp.ClientSession()
         try:
             async with asyncio.timeout(timeout):
@@ -122,15 +138,20 @@ class JanusClient:
         except (TimeoutError, aiohttp.ClientError, OSError) as err:
             await self.close()
             raise HubUnreachable(f"cannot reach hub {self.url}: {err!r}", _tls_reason(err)) from err
-        self._tasks.append(asyncio.create_task(self._receive(), name="janus:receive"))
-        reply = await self.send({"janus": "create"}, timeout=timeout)
-        self.session_id = _int(reply.get("data", {}).get("id"), "session id")
-        self._tasks.append(asyncio.create_task(self._keepalive(), name="janus:keepalive"))
+        self.heard = time.monotonic()
+        self._tasks.spawn("receive", self._receive())
+        if claim is None:
+            reply = await self.send({"janus": "create"}, timeout=timeout)
+            self.session_id = _int(reply.get("data", {}).get("id"), "session id")
+        else:
+            await self.send({"janus": "claim", "session_id": claim}, timeout=timeout)
+            self.session_id = claim
+        self._tasks.spawn("keepalive", self._keepalive())
 
     async def _open(self) -> aiohttp.ClientWebSocketResponse:
         assert self._http is not None
         return await self._http.ws_connect(
-            self.url, protocols=("janus-protocol",), ssl=self._ssl(), max_msg_size=4 << 20,
+            self.url, protocols=("janus-protocol",), ssl=self._ssl(), max_msg_size=MAX_MESSAGE,
             timeout=aiohttp.ClientWSTimeout(ws_close=CLOSE_SECONDS),
         )  # fmt: skip
 
@@ -140,6 +161,11 @@ class JanusClient:
         self._handles[handle.id] = handle
         return handle
 
+    def adopt(self, handle_id: int) -> Handle:
+        """A handle of a claimed session, now answered on this connection."""
+        handle = self._handles[handle_id] = Handle(self, handle_id)
+        return handle
+
     async def send(self, message: Json, timeout: float = REQUEST_TIMEOUT) -> Json:
         """Send a request and return its final reply (after any ``ack``)."""
         if self._ws is None or self._ws.closed:
@@ -147,11 +173,13 @@ class JanusClient:
         transaction = secrets.token_hex(8)
         message = {**message, "transaction": transaction}
         if self.session_id is not None:
-            message["session_id"] = self.session_id
+            message.setdefault("session_id", self.session_id)
         if self._token:
             message["token"] = self._token
         future: asyncio.Future[Json] = asyncio.get_running_loop().create_future()
         self._pending[transaction] = future
+        if message["janus"] in _ACK_IS_ANSWER:
+            self._ack_answers.add(transaction)
         try:
             await self._ws.send_str(json.dumps(message))
             async with asyncio.timeout(timeout):
@@ -160,16 +188,18 @@ class JanusClient:
             raise HubProtocolError(f"hub did not answer {message.get('janus')!r}") from err
         finally:
             self._pending.pop(transaction, None)
+            self._ack_answers.discard(transaction)
 
     async def _receive(self) -> None:
         assert self._ws is not None
         why = "hub closed the connection"
         try:
             async for frame in self._ws:
+                self.heard = time.monotonic()
                 if frame.type == aiohttp.WSMsgType.TEXT:
                     self._dispatch_text(frame.data)
                 elif frame.type == aiohttp.WSMsgType.ERROR:
-                    why = f"connection error: {self._ws.exception()!r}"
+                    why = _frame_error(frame.data)
         finally:
             self._lost(why)
 
@@ -188,8 +218,11 @@ class JanusClient:
 
     def _dispatch(self, message: Json) -> None:
         kind = message["janus"]
-        future = self._pending.get(str(message.get("transaction")))
-        if kind == "ack" or kind == "keepalive":
+        transaction = str(message.get("transaction"))
+        future = self._pending.get(transaction)
+        if kind == "ack" and transaction in self._ack_answers:
+            kind = "success"  # a keepalive's only answer
+        elif kind == "ack" or kind == "keepalive":
             return
         if future is not None and not future.done():
             if kind == "error":
@@ -206,14 +239,20 @@ class JanusClient:
         elif kind not in ("success", "timeout"):
             log.debug("unrouted hub message: %.200s", message)
 
+    async def keepalive(self) -> None:
+        """Keep the session alive; returns when the hub has answered."""
+        await self.send({"janus": "keepalive"})
+
     async def _keepalive(self) -> None:
+        """One keepalive a second. An unanswered one is not fatal by itself: the call's
+        liveness check decides from everything heard (a lossy link delays a single ack)."""
         while True:
             await asyncio.sleep(KEEPALIVE_SECONDS)
-            try:
-                await self.send({"janus": "keepalive"})
-            except (HubProtocolError, ConnectionLost) as err:
-                self._lost(f"keepalive failed: {err}")
-                return
+            self._tasks.spawn("ping", self._ping())
+
+    async def _ping(self) -> None:
+        with contextlib.suppress(HubProtocolError, ConnectionLost, HubRequestError):
+            await self.send({"janus": "keepalive"}, timeout=KEEPALIVE_SECONDS * 20)
 
     def _lost(self, why: str) -> None:
         if self.closed.is_set():
@@ -224,21 +263,21 @@ class JanusClient:
                 future.set_exception(ConnectionLost(why))
         self.on_lost(why)
 
-    async def close(self) -> None:
-        """Destroy the session (best effort) and close the connection."""
-        if self._ws is not None and not self._ws.closed and self.session_id is not None:
+    async def close(self, destroy: bool = True) -> None:
+        """Close the connection; first destroy the session (best effort) if *destroy*.
+
+        Without *destroy* the hub keeps the session for a later ``claim``, and a
+        connection already lost is not given time for a close handshake."""
+        alive = self._ws is not None and not self._ws.closed and not self.closed.is_set()
+        if destroy and alive and self.session_id is not None:
             with contextlib.suppress(HubProtocolError, ConnectionLost, HubRequestError):
                 await self.send({"janus": "destroy"}, timeout=2.0)
         self.closed.set()
-        current = asyncio.current_task()
-        others = [task for task in self._tasks if task is not current]
-        for task in others:
-            task.cancel()
         # The reader must be gone before the close handshake, or aiohttp waits for it.
-        await asyncio.gather(*others, return_exceptions=True)
+        await self._tasks.close()
         with contextlib.suppress(TimeoutError, aiohttp.ClientError, OSError):
             if self._ws is not None:
-                async with asyncio.timeout(CLOSE_SECONDS + 1):
+                async with asyncio.timeout(CLOSE_SECONDS + 1 if alive and destroy else 0.2):
                     await self._ws.close()
         if self._http is not None:
             await self._http.close()
@@ -249,6 +288,16 @@ def _int(value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise HubProtocolError(f"hub sent a bad {what}: {value!r}")
     return value
+
+
+def _frame_error(error: object) -> str:
+    """Why the connection ended, from an aiohttp ERROR frame (its data is the exception)."""
+    if (
+        isinstance(error, aiohttp.WebSocketError)
+        and error.code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+    ):
+        return f"hub sent a message over the {MAX_MESSAGE >> 20} MB limit"
+    return f"connection error: {error or 'unknown'}"
 
 
 def _tls_reason(err: BaseException) -> FailReason:

@@ -5,6 +5,7 @@ subscriber that receives every other room's streams over a single connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,11 +15,13 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCIceServer, RTCPeerConn
 from aiortc import RTCSessionDescription as SDP
 
 from endpoint._janus_ws import Handle, Json, Reply
-from endpoint.errors import HubProtocolError
+from endpoint._tasks import Tasks
+from endpoint.errors import HubProtocolError, HubRequestError
 
 log = logging.getLogger(__name__)
 
 PLUGIN = "janus.plugin.videoroom"
+REPUBLISH_WAITS = (0.2, 0.5, 1.0, None)  # seconds between tries; None: give up
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,27 @@ def feeds_of(data: Json) -> list[Feed]:
     return feeds
 
 
+def publishing_of(data: Json, own: int) -> list[Feed]:
+    """Other rooms that publish, from a ``listparticipants`` answer."""
+    feeds = []
+    for entry in _entries(data, "participants"):
+        if not _is_id(entry.get("id")):
+            raise HubProtocolError(f"malformed participant entry: {str(entry)[:100]}")
+        if entry.get("publisher") and entry["id"] != own:
+            feeds.append(Feed(entry["id"], str(entry.get("display") or entry["id"])))
+    return feeds
+
+
+async def set_remote(pc: RTCPeerConnection, jsep: Json) -> None:
+    """Apply the hub's SDP; one that cannot be parsed or applied is the hub's protocol fault."""
+    try:
+        await pc.setRemoteDescription(SDP(str(jsep["sdp"]), str(jsep["type"])))
+    except asyncio.CancelledError:
+        raise
+    except Exception as err:  # noqa: BLE001 - aiortc raises many kinds for a bad SDP
+        raise HubProtocolError(f"malformed SDP from hub: {err!r}"[:300]) from err
+
+
 def answerer_is_dtls_server(offer_sdp: str) -> str:
     """Make us the DTLS server when answering the hub.
 
@@ -94,12 +118,15 @@ class Publisher:
         self.id = 0
         self.private_id: int | None = None
 
-    async def join(self, tracks: list[MediaStreamTrack]) -> list[Feed]:
-        """Join and publish; returns the rooms already publishing."""
+    async def _offer(self, tracks: list[MediaStreamTrack]) -> Json:
         for track in tracks:
             self.pc.addTransceiver(track, direction="sendonly")
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        offer = {"type": "offer", "sdp": self.pc.localDescription.sdp}
+        return {"type": "offer", "sdp": self.pc.localDescription.sdp}
+
+    async def join(self, tracks: list[MediaStreamTrack]) -> list[Feed]:
+        """Join and publish; returns the rooms already publishing."""
+        offer = await self._offer(tracks)
         body = self.access.body(
             request="joinandconfigure",
             ptype="publisher",
@@ -112,15 +139,30 @@ class Publisher:
             raise HubProtocolError(f"unexpected join reply: {str(reply.data)[:200]}")
         self.id = int(reply.data.get("id", 0))
         self.private_id = reply.data.get("private_id")
-        await self.pc.setRemoteDescription(SDP(reply.jsep["sdp"], reply.jsep["type"]))
+        await set_remote(self.pc, reply.jsep)
         return feeds_of(reply.data)
 
-    async def leave(self) -> None:
-        try:
-            async with asyncio.timeout(2.0):
-                await self.handle.request({"request": "leave"})
-        finally:
-            await self.pc.close()
+    async def republish(self, tracks: list[MediaStreamTrack], feed: int) -> list[Feed]:
+        """Publish again from a claimed session's handle: still the same room member
+        (feed *feed*) to the others, with a new PeerConnection. Returns who publishes."""
+        self.id = feed
+        with contextlib.suppress(HubRequestError):  # the hub may have hung up already
+            await self.handle.request({"request": "unpublish"})
+        offer = await self._offer(tracks)
+        body = {"request": "publish", "audio": True, "video": True}
+        for wait in REPUBLISH_WAITS:  # the old PeerConnection may still be closing
+            try:
+                reply = await self.handle.request(body, offer)
+                break
+            except HubRequestError:
+                if wait is None:
+                    raise
+                await asyncio.sleep(wait)
+        if reply.jsep is None:
+            raise HubProtocolError(f"unexpected publish reply: {str(reply.data)[:200]}")
+        await set_remote(self.pc, reply.jsep)
+        listing = await self.handle.request(self.access.body(request="listparticipants"))
+        return publishing_of(listing.data, feed)
 
 
 @dataclass
@@ -139,11 +181,16 @@ class Subscription:
         }
 
 
-TrackCallback = Callable[[MediaStreamTrack, int], None]
+TrackCallback = Callable[[str, MediaStreamTrack, int], None]  # (mid, track, feed)
 
 
 class Subscriber:
-    """One multistream subscription; each change of feeds renegotiates in place."""
+    """One multistream subscription; each change of feeds renegotiates in place.
+
+    Janus reuses a freed m-line (mid) for the next feed, and aiortc then keeps the old
+    receiving track instead of announcing a new one, so after every negotiation the
+    tracks are matched to feeds by mid again and every changed pairing is announced.
+    """
 
     def __init__(self, handle: Handle, access: RoomAccess, on_track: TrackCallback) -> None:
         self.handle = handle
@@ -152,17 +199,13 @@ class Subscriber:
         self.subscription = Subscription()
         self.feeds: set[int] = set()
         self._on_track = on_track
+        self._announced: dict[str, tuple[int, MediaStreamTrack]] = {}
         self._lock = asyncio.Lock()
         self._joined = False
-        self.pc.on("track", self._track)
+        self._tasks = Tasks("subscriber")
+        self._offers = 0
+        self.on_hangup: Callable[[str], None] = lambda why: None
         handle.listener = self._hub_event
-
-    def _track(self, track: MediaStreamTrack) -> None:
-        for transceiver in self.pc.getTransceivers():
-            if transceiver.receiver.track is track and transceiver.mid in self.subscription.mids:
-                self._on_track(track, self.subscription.mids[transceiver.mid][0])
-                return
-        log.warning("remote track without a known feed (kind %s)", track.kind)
 
     async def add(self, feeds: list[Feed], private_id: int | None) -> None:
         """Subscribe to *feeds* (the first call joins, later ones update)."""
@@ -182,33 +225,57 @@ class Subscriber:
                 self._joined = True
             await self._negotiate(reply)
 
+    def forget(self, feed: int) -> None:
+        """The hub dropped *feed*'s streams itself (it stopped publishing)."""
+        self.feeds.discard(feed)
+
     async def remove(self, feed: int) -> None:
         async with self._lock:
             if feed not in self.feeds:
                 return
             self.feeds.discard(feed)
             if self.feeds:
-                reply = await self.handle.request(
-                    {"request": "update", "unsubscribe": [{"feed": feed}]}
-                )
-                await self._negotiate(reply)
+                with contextlib.suppress(HubRequestError):  # already gone on the hub
+                    reply = await self.handle.request(
+                        {"request": "update", "unsubscribe": [{"feed": feed}]}
+                    )
+                    await self._negotiate(reply)
 
     async def _negotiate(self, reply: Reply) -> None:
         self.subscription.update(reply.data)
         if reply.jsep is None or reply.jsep.get("type") != "offer":
             return
-        offer = SDP(answerer_is_dtls_server(reply.jsep["sdp"]), "offer")
-        await self.pc.setRemoteDescription(offer)
+        offer = {"type": "offer", "sdp": answerer_is_dtls_server(str(reply.jsep.get("sdp")))}
+        await set_remote(self.pc, offer)
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         answer = {"type": "answer", "sdp": self.pc.localDescription.sdp}
+        self._announce()
         await self.handle.request({"request": "start"}, answer)
+
+    def _announce(self) -> None:
+        """Tell the call which track now carries which feed (only what changed)."""
+        for transceiver in self.pc.getTransceivers():
+            mid, track = transceiver.mid, transceiver.receiver.track
+            entry = self.subscription.mids.get(mid) if mid is not None else None
+            if mid is None or track is None or entry is None:
+                if mid is not None:
+                    self._announced.pop(mid, None)
+                continue
+            pairing = (entry[0], track)
+            if self._announced.get(mid) != pairing:
+                self._announced[mid] = pairing
+                self._on_track(mid, track, entry[0])
 
     def _hub_event(self, message: Json) -> None:
         """Offers the hub sends on its own (a publisher left) are answered too."""
+        if message.get("janus") == "hangup":
+            self.on_hangup(f"hub hung up the subscription: {message.get('reason')}")
+            return
         jsep = message.get("jsep")
         data = (message.get("plugindata") or {}).get("data") or {}
-        if isinstance(jsep, dict) and jsep.get("type") == "offer":
-            asyncio.ensure_future(self._renegotiate(Reply(data, jsep)))
+        if isinstance(jsep, dict) and jsep.get("type") == "offer" and isinstance(data, dict):
+            self._offers += 1
+            self._tasks.spawn(f"offer:{self._offers}", self._renegotiate(Reply(data, jsep)))
 
     async def _renegotiate(self, reply: Reply) -> None:
         async with self._lock:
@@ -218,4 +285,5 @@ class Subscriber:
                 log.exception("renegotiation with the hub failed")
 
     async def close(self) -> None:
+        await self._tasks.close()
         await self.pc.close()

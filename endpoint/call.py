@@ -1,8 +1,10 @@
 """The call: joining a district meeting and keeping its state.
 
-States: idle → connecting → in meeting → leaving → idle, or failed (with a reason)
-from connecting or in meeting. Every change and every participant coming or going
-is announced to listeners as a small event object.
+States: idle → connecting → in meeting ⇄ reconnecting → leaving → idle, or failed
+(with a reason). A meeting that breaks (hub restarted, link cut, media dead) goes to
+reconnecting and rejoins by itself with backoff; it fails only for what retrying cannot
+fix (wrong PIN, room gone, TLS refused). Every change and every participant coming,
+going, or losing its media is announced to listeners as a small event object.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -22,18 +24,29 @@ from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
 from devices import Camera, LatestFrame, Microphone, Playout
-from endpoint._janus_ws import JanusClient, Json
+from endpoint._backoff import Backoff
+from endpoint._janus_ws import Json
+from endpoint._liveness import CHECK_EVERY, MediaClock, hub_lost
+from endpoint._session import Connection, Resume, Wiring
+from endpoint._tasks import Tasks
 from endpoint._tracks import CameraTrack, MicrophoneTrack
-from endpoint._videoroom import PLUGIN, Feed, Publisher, RoomAccess, Subscriber, feeds_of
+from endpoint._videoroom import Feed, RoomAccess, feeds_of
 from endpoint.errors import ConnectionLost, EndpointError, FailReason
 
 log = logging.getLogger(__name__)
+
+REJOIN_TIMEOUT = 2.0  # s per rejoin attempt to reach the hub (the link may come back)
+# Failures that retrying cannot fix: the call gives up with the plain message.
+FINAL = frozenset(
+    {FailReason.WRONG_PIN, FailReason.NO_SUCH_ROOM, FailReason.UNAUTHORIZED, FailReason.TLS}
+)
 
 
 class CallState(Enum):
     IDLE = "idle"
     CONNECTING = "connecting"
     IN_MEETING = "in-meeting"
+    RECONNECTING = "reconnecting"
     LEAVING = "leaving"
     FAILED = "failed"
 
@@ -60,13 +73,24 @@ class Participant:
     display: str
     video: LatestFrame[av.VideoFrame] = field(default_factory=LatestFrame)
     talking: bool = False
+    media: MediaClock = field(default_factory=lambda: MediaClock(time.monotonic()))
+
+    @property
+    def stale(self) -> bool:
+        """No media from this room for a while: its tile says «mất kết nối»."""
+        return self.media.stale
 
 
 @dataclass(frozen=True)
 class StateChanged:
+    """A new call state; while reconnecting, *attempt* counts tries since *since*
+    (the call's clock), and *reason* says what broke or what the last try hit."""
+
     state: CallState
     reason: FailReason | None = None
     detail: str = ""
+    attempt: int = 0
+    since: float | None = None
 
 
 @dataclass(frozen=True)
@@ -84,7 +108,14 @@ class TalkingChanged:
     participant: Participant
 
 
-CallEvent = StateChanged | ParticipantJoined | ParticipantLeft | TalkingChanged
+@dataclass(frozen=True)
+class MediaChanged:
+    """A room's media stopped arriving (``participant.stale``) or came back."""
+
+    participant: Participant
+
+
+CallEvent = StateChanged | ParticipantJoined | ParticipantLeft | TalkingChanged | MediaChanged
 
 
 class Call:
@@ -103,15 +134,18 @@ class Call:
         self.clock = clock
         self.state = CallState.IDLE
         self.failure: StateChanged | None = None
+        self.reconnecting: StateChanged | None = None
         self.participants: dict[int, Participant] = {}
+        self.backoff = Backoff()
         self._listeners: list[Callable[[CallEvent], None]] = []
         self._muted = False
-        self._client: JanusClient | None = None
-        self._publisher: Publisher | None = None
-        self._subscriber: Subscriber | None = None
+        self._conn: Connection | None = None
+        self._resume: Resume | None = None
         self._mic_track: MicrophoneTrack | None = None
         self._tracks: list[MediaStreamTrack] = []
-        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._media = Tasks("call")  # lives as long as one connection
+        self._recovery = Tasks("call:recover")
+        self._drains: dict[str, int] = {}  # mid -> feed its track carries
         self._batches = itertools.count()  # names the tasks that subscribe new arrivals
 
     # -- observers --------------------------------------------------------------
@@ -124,11 +158,12 @@ class Call:
             callback(event)
 
     def _set_state(
-        self, state: CallState, reason: FailReason | None = None, detail: str = ""
+        self, state: CallState, reason: FailReason | None = None, detail: str = "", **extra: Any
     ) -> None:
         self.state = state
-        event = StateChanged(state, reason, detail)
+        event = StateChanged(state, reason, detail, **extra)
         self.failure = event if state is CallState.FAILED else None
+        self.reconnecting = event if state is CallState.RECONNECTING else None
         log.info("call %s%s", state.value, f" ({reason.value}: {detail})" if reason else "")
         self._emit(event)
 
@@ -145,89 +180,150 @@ class Call:
     # -- joining and leaving ----------------------------------------------------------
     async def join(self) -> None:
         """Join the meeting; ends in IN_MEETING or FAILED (never raises hub errors)."""
-        if self.state in (CallState.CONNECTING, CallState.IN_MEETING):
+        if self.state in (CallState.CONNECTING, CallState.IN_MEETING, CallState.RECONNECTING):
             return
         self._set_state(CallState.CONNECTING)
         try:
-            await self._join()
-        except EndpointError as err:
-            await self._teardown()
-            self._set_state(CallState.FAILED, err.reason, str(err))
-        except Exception as err:  # noqa: BLE001 - an unforeseen library error is a media failure
-            log.exception("join failed")
-            await self._teardown()
-            self._set_state(CallState.FAILED, FailReason.MEDIA, repr(err))
+            await self._connect(self.settings.connect_timeout)
+        except Exception as err:  # noqa: BLE001 - every failure ends as a reason on screen
+            await self._disconnect(destroy=True)
+            self._drop_all()
+            self._set_state(CallState.FAILED, *_reason(err))
         else:
             self._set_state(CallState.IN_MEETING)
 
-    async def _join(self) -> None:
+    async def _connect(self, timeout: float) -> None:
         s = self.settings
-        self._client = JanusClient(s.url, token=s.token, ca_file=s.ca_file)
-        self._client.on_lost = self._connection_lost
-        await self._client.connect(s.connect_timeout)
-        pub_handle, sub_handle = await asyncio.gather(
-            self._client.attach(PLUGIN), self._client.attach(PLUGIN)
-        )
         access = RoomAccess(s.room, s.pin, s.display, s.ice_servers)
-        self._publisher = Publisher(pub_handle, access)
-        self._subscriber = Subscriber(sub_handle, access, self._remote_track)
-        pub_handle.listener = self._publisher_event
+        wiring = Wiring(self._remote_track, self._room_message, self._connection_lost)
+        self._conn = Connection(s.url, access, wiring, token=s.token, ca_file=s.ca_file)
         self._mic_track = MicrophoneTrack(self.microphone, self.clock)
         self._mic_track.muted = self._muted
         self._tracks = [CameraTrack(self.camera, self.clock), self._mic_track]
-        feeds = await self._publisher.join(self._tracks)
-        self._publisher.pc.on("connectionstatechange", self._media_state)
+        feeds = await self._conn.open(self._tracks, timeout, self._resume)
+        assert self._conn.publisher is not None
+        self._conn.publisher.pc.on("connectionstatechange", self._media_state)
+        self._resume = self._conn.resume()
+        for gone in set(self.participants) - {feed.id for feed in feeds}:
+            self._drop(gone)
         await self._add_feeds(feeds)
+        self._media.spawn("liveness", self._watch())
 
     async def leave(self) -> None:
-        """Leave cleanly; ends in IDLE."""
+        """Leave cleanly (also stops reconnecting); ends in IDLE."""
         if self.state in (CallState.IDLE, CallState.LEAVING):
             return
         self._set_state(CallState.LEAVING)
-        if self._publisher is not None:
-            with contextlib.suppress(EndpointError, asyncio.TimeoutError):
-                await self._publisher.leave()
-        await self._teardown()
+        await self._recovery.close()
+        if self._conn is not None:
+            await self._conn.leave()
+        await self._disconnect(destroy=True)
+        self._drop_all()
         self._set_state(CallState.IDLE)
 
-    async def _teardown(self) -> None:
-        for task in self._tasks.values():
-            task.cancel()
-        self._tasks.clear()
-        for feed in list(self.participants):
-            self._drop(feed)
-        for part in (self._publisher, self._subscriber):
-            if part is not None:
-                await part.pc.close()
-        if self._client is not None:
-            await self._client.close()
+    async def _disconnect(self, destroy: bool) -> None:
+        """Close this connection's media and signaling; the participants stay."""
+        await self._media.close()
+        self._drains.clear()
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.close(destroy=destroy)
         for track in self._tracks:
             track.stop()  # the camera track stops listening to the camera
-        self._client = self._publisher = self._subscriber = None
         self._mic_track, self._tracks = None, []
+        if destroy:
+            self._resume = None
+
+    def _drop_all(self) -> None:
+        for feed in list(self.participants):
+            self._drop(feed)
+
+    # -- losing the hub and coming back -------------------------------------------------
+    def _lose(self, reason: FailReason, detail: str) -> None:
+        """The meeting broke: say so at once and start rejoining (once per break)."""
+        if self.state is not CallState.IN_MEETING:
+            return
+        log.warning("meeting interrupted (%s): %s", reason.value, detail)
+        self._set_state(CallState.RECONNECTING, reason, detail, since=self.clock())
+        self._recovery.spawn("rejoin", self._rejoin(reason, detail))
+
+    async def _rejoin(self, reason: FailReason, detail: str) -> None:
+        since = self.clock()
+        await self._disconnect(destroy=False)
+        self._mark_all_stale()
+        self.backoff.reset()
+        for attempt in itertools.count(1):
+            await asyncio.sleep(self.backoff.delay())
+            self._set_state(CallState.RECONNECTING, reason, detail, attempt=attempt, since=since)
+            try:
+                await self._connect(min(self.settings.connect_timeout, REJOIN_TIMEOUT))
+            except Exception as err:  # noqa: BLE001 - decide below whether to keep trying
+                await self._disconnect(destroy=False)
+                reason, detail = _reason(err)
+                if reason in FINAL:
+                    await self._disconnect(destroy=True)
+                    self._drop_all()
+                    self._set_state(CallState.FAILED, reason, detail)
+                    return
+                log.info("rejoin attempt %d failed (%s): %s", attempt, reason.value, detail)
+            else:
+                self._set_state(CallState.IN_MEETING, attempt=attempt, since=since)
+                return
+
+    def _media_state(self) -> None:
+        publisher = self._conn.publisher if self._conn is not None else None
+        if publisher is not None and publisher.pc.connectionState == "failed":
+            self._lose(FailReason.MEDIA, "media connection to the hub failed")
+
+    def _connection_lost(self, why: str) -> None:
+        self._lose(FailReason.CONNECTION_LOST, why)
+
+    async def _watch(self) -> None:
+        """Every quarter second: is the hub still there, is each room's media still coming?"""
+        while True:
+            await asyncio.sleep(CHECK_EVERY)
+            now = self.clock()
+            for participant in self.participants.values():
+                if participant.media.check(now):
+                    self._emit(MediaChanged(participant))
+            conn = self._conn
+            media = max((p.media.last for p in self.participants.values()), default=None)
+            why = hub_lost(now, _to_clock(conn.client.heard, now), media) if conn else None
+            if why is not None:
+                self._lose(FailReason.CONNECTION_LOST, why)
+
+    def _mark_all_stale(self) -> None:
+        for participant in self.participants.values():
+            if not participant.media.stale:
+                participant.media.stale = True
+                self._emit(MediaChanged(participant))
 
     # -- hub events -----------------------------------------------------------------
-    def _publisher_event(self, message: Json) -> None:
-        data = (message.get("plugindata") or {}).get("data") or {}
+    def _room_message(self, message: Json) -> None:
         kind = message.get("janus")
-        if kind == "hangup" and self.state is CallState.IN_MEETING:
-            self._fail(FailReason.MEDIA, f"hub hung up: {message.get('reason')}")
-        if kind != "event" or not isinstance(data, dict):
-            return
-        try:
-            self._room_event(data)
-        except EndpointError as err:
-            log.warning("ignoring malformed room event: %s", err)
+        if kind == "hangup":
+            self._lose(FailReason.MEDIA, f"hub hung up: {message.get('reason')}")
+        elif kind == "media" and message.get("type") == "audio" and not message.get("receiving"):
+            self._lose(FailReason.CONNECTION_LOST, "the hub receives no audio from this room")
+        elif kind == "slowlink":
+            log.info("hub reports a slow link: %.200s", message)
+        elif kind == "event":
+            data = (message.get("plugindata") or {}).get("data") or {}
+            try:
+                self._room_event(data if isinstance(data, dict) else {})
+            except EndpointError as err:
+                log.warning("ignoring malformed room event: %s", err)
 
     def _room_event(self, data: Json) -> None:
         if data.get("publishers"):
-            self._spawn(f"add:{next(self._batches)}", self._add_feeds(feeds_of(data)))
-        for key in ("leaving", "unpublished"):
-            feed = data.get(key)
-            if isinstance(feed, int) and feed in self.participants:
-                self._drop(feed)
-                if self._subscriber is not None:
-                    self._spawn(f"remove:{feed}", self._subscriber.remove(feed))
+            self._media.spawn(f"add:{next(self._batches)}", self._add_feeds(feeds_of(data)))
+        feed = data.get("unpublished")
+        if isinstance(feed, int) and feed in self.participants:
+            self._paused(feed)  # it may publish again (a room rejoining): keep its tile
+        feed = data.get("leaving")
+        if isinstance(feed, int) and feed in self.participants:
+            self._drop(feed)
+            self._media.spawn(f"remove:{feed}", self._unsubscribe(feed))
         if data.get("videoroom") in ("talking", "stopped-talking"):
             feed = data.get("id")
             participant = self.participants.get(feed) if isinstance(feed, int) else None
@@ -235,36 +331,58 @@ class Call:
                 participant.talking = data["videoroom"] == "talking"
                 self._emit(TalkingChanged(participant))
 
+    def _paused(self, feed: int) -> None:
+        if self._conn is not None and self._conn.subscriber is not None:
+            self._conn.subscriber.forget(feed)
+        participant = self.participants[feed]
+        if not participant.media.stale:
+            participant.media.stale = True
+            self._emit(MediaChanged(participant))
+
+    async def _unsubscribe(self, feed: int) -> None:
+        if self._conn is not None and self._conn.subscriber is not None:
+            await self._conn.subscriber.remove(feed)
+
     async def _add_feeds(self, feeds: list[Feed]) -> None:
-        fresh = [f for f in feeds if f.id not in self.participants]
-        for feed in fresh:
-            participant = Participant(feed.id, feed.display)
-            self.participants[feed.id] = participant
-            self._emit(ParticipantJoined(participant))
-        if fresh and self._subscriber is not None and self._publisher is not None:
-            await self._subscriber.add(fresh, self._publisher.private_id)
+        now = self.clock()
+        for feed in feeds:
+            if feed.id not in self.participants:
+                participant = Participant(feed.id, feed.display, media=MediaClock.starting(now))
+                self.participants[feed.id] = participant
+                self._emit(ParticipantJoined(participant))
+        if self._conn is not None:
+            await self._conn.add(feeds)
 
     def _drop(self, feed: int) -> None:
         participant = self.participants.pop(feed, None)
-        for kind in ("video", "audio"):
-            task = self._tasks.pop(f"{kind}:{feed}", None)
-            if task is not None:
-                task.cancel()
+        for mid in [mid for mid, owner in self._drains.items() if owner == feed]:
+            self._media.cancel(f"drain:{mid}")
+            del self._drains[mid]
         self.playout.remove(feed)
         if participant is not None:
             self._emit(ParticipantLeft(participant))
 
     # -- remote media -------------------------------------------------------------------
-    def _remote_track(self, track: MediaStreamTrack, feed: int) -> None:
+    def _remote_track(self, mid: str, track: MediaStreamTrack, feed: int) -> None:
+        """*track* (m-line *mid*) now carries *feed*: drain it into that room's slots."""
         participant = self.participants.get(feed)
+        old = self._drains.pop(mid, None)
+        if old is not None and old != feed:
+            self.playout.remove(old)
         if participant is None:
+            self._media.cancel(f"drain:{mid}")
             return
+        self._drains[mid] = feed
         drain = (
             self._drain_video(track, participant)
             if track.kind == "video"
-            else self._drain_audio(track, feed)
+            else self._drain_audio(track, participant)
         )
-        self._spawn(f"{track.kind}:{feed}", drain)
+        self._media.spawn(f"drain:{mid}", drain)
+
+    def _heard(self, participant: Participant) -> None:
+        if participant.media.arrived(self.clock()):
+            self._emit(MediaChanged(participant))
 
     async def _drain_video(self, track: MediaStreamTrack, participant: Participant) -> None:
         """Decoded frames are always taken off the track (aiortc queues them unbounded)."""
@@ -273,43 +391,37 @@ class Call:
                 frame = await track.recv()
                 if isinstance(frame, av.VideoFrame):
                     participant.video.put(frame, self.clock())
+                    self._heard(participant)
 
-    async def _drain_audio(self, track: MediaStreamTrack, feed: int) -> None:
+    async def _drain_audio(self, track: MediaStreamTrack, participant: Participant) -> None:
         with contextlib.suppress(MediaStreamError):
             while True:
                 frame = await track.recv()
                 if not isinstance(frame, av.AudioFrame):
                     continue
                 pcm = frame.to_ndarray().reshape(-1, len(frame.layout.channels))
-                self.playout.write(feed, pcm.mean(axis=1).astype("float32") / 32768.0)
-
-    # -- failures ------------------------------------------------------------------------
-    def _spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks[name] = task
-        task.add_done_callback(lambda t: self._task_done(name, t))
-
-    def _task_done(self, name: str, task: asyncio.Task[None]) -> None:
-        if self._tasks.get(name) is task:
-            del self._tasks[name]
-        if task.cancelled() or task.exception() is None:
-            return
-        log.warning("call task %s failed: %r", name, task.exception())
-
-    def _media_state(self) -> None:
-        if self._publisher is not None and self._publisher.pc.connectionState == "failed":
-            self._fail(FailReason.MEDIA, "media connection to the hub failed")
-
-    def _connection_lost(self, why: str) -> None:
-        if self.state is CallState.IN_MEETING:
-            self._fail(FailReason.CONNECTION_LOST, why)
-
-    def _fail(self, reason: FailReason, detail: str) -> None:
-        async def fail() -> None:
-            await self._teardown()
-            self._set_state(CallState.FAILED, reason, detail)
-
-        asyncio.ensure_future(fail())
+                self.playout.write(participant.feed, pcm.mean(axis=1).astype("float32") / 32768.0)
+                self._heard(participant)
 
 
-__all__ = ["Call", "CallEvent", "CallState", "ConnectionLost", "HubSettings", "Participant"]
+def _reason(err: BaseException) -> tuple[FailReason, str]:
+    if isinstance(err, EndpointError):
+        return err.reason, str(err)
+    log.error("unexpected error in the call", exc_info=err)
+    return FailReason.MEDIA, repr(err)
+
+
+def _to_clock(monotonic_time: float, now: float) -> float:
+    """A ``time.monotonic()`` stamp on the call's clock (they differ only in tests)."""
+    return now - (time.monotonic() - monotonic_time)
+
+
+__all__ = [
+    "Call",
+    "CallEvent",
+    "CallState",
+    "ConnectionLost",
+    "HubSettings",
+    "MediaChanged",
+    "Participant",
+]

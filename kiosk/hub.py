@@ -73,7 +73,12 @@ class HubCertificate:
 
 
 def render_config(
-    folder: Path, room: HubRoom, ws_port: int, interface: str, tls: HubCertificate | None = None
+    folder: Path,
+    room: HubRoom,
+    ws_port: int,
+    interface: str,
+    tls: HubCertificate | None = None,
+    ws_ip: str = "127.0.0.1",
 ) -> None:
     """Fill the templates into *folder* (one .jcfg per template)."""
     lib = _lib_dir()
@@ -92,7 +97,7 @@ def render_config(
         "description": room.description,
         "ws": "false" if tls else "true",
         "ws_port": str(ws_port),
-        "ws_ip": "127.0.0.1",
+        "ws_ip": ws_ip,
         "wss": "true" if tls else "false",
         "wss_port": str(ws_port),
         "cert_pem": str(tls.cert_pem) if tls else "",
@@ -112,10 +117,12 @@ class LocalHub:
         room: HubRoom | None = None,
         interface: str = netns.INTERFACE,
         tls: HubCertificate | None = None,
+        ws_ip: str = "127.0.0.1",
     ) -> None:
         self.room = room or HubRoom()
         self.interface = interface
         self.tls = tls
+        self.ws_ip = ws_ip  # netns.ADDRESS: reachable from rooms in other namespaces
         self.port = 0
         self._folder: tempfile.TemporaryDirectory[str] | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -123,7 +130,10 @@ class LocalHub:
 
     @property
     def url(self) -> str:
-        return f"wss://localhost:{self.port}/" if self.tls else f"ws://127.0.0.1:{self.port}/"
+        if self.tls:
+            return f"wss://localhost:{self.port}/"
+        host = "127.0.0.1" if self.ws_ip in ("127.0.0.1", "0.0.0.0") else self.ws_ip
+        return f"ws://{host}:{self.port}/"
 
     @property
     def log_text(self) -> str:
@@ -135,26 +145,42 @@ class LocalHub:
         janus = shutil.which("janus") or shutil.which("janus", path="/usr/bin:/usr/local/bin")
         if not janus:
             raise HubError("the 'janus' program is missing: install the Debian package 'janus'")
-        self._folder = tempfile.TemporaryDirectory(prefix="diemcau-hub-")
+        if self._folder is None:
+            self._folder = tempfile.TemporaryDirectory(prefix="diemcau-hub-")
+            self.port = self.port or free_port()
         folder = Path(self._folder.name)
-        self.port = free_port()
-        render_config(folder, self.room, self.port, self.interface, self.tls)
+        render_config(folder, self.room, self.port, self.interface, self.tls, self.ws_ip)
         self._log_path = folder / "janus.log"
         argv = [janus, "-C", str(folder / "janus.jcfg"), "-F", str(folder), "-o"]
-        with open(self._log_path, "wb") as out:
+        with open(self._log_path, "ab") as out:
             self._proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
         self._wait_ready(timeout)
         log.info("local hub ready at %s (room %s)", self.url, self.room.room)
         return self
+
+    def kill(self) -> None:
+        """End the hub at once (SIGKILL, as a crash or power cut); ``start`` brings it back
+        on the same port with the same configuration, remembering nothing."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc = None
+
+    def restart(self, room: HubRoom | None = None, timeout: float = 15.0) -> LocalHub:
+        """Kill and start again on the same port (optionally with another room setup)."""
+        self.kill()
+        self.room = room or self.room
+        return self.start(timeout)
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc is not None and self._proc.poll() is not None:
                 raise HubError(f"janus exited with {self._proc.returncode}:\n{self.log_text}")
+            host = "127.0.0.1" if self.ws_ip == "0.0.0.0" else self.ws_ip
             with (
                 contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
+                socket.create_connection((host, self.port), timeout=0.2),
             ):
                 return
             time.sleep(0.05)

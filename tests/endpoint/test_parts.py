@@ -1,0 +1,158 @@
+"""The call's small parts on their own: tasks, backoff, liveness, signaling edge cases."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from endpoint._backoff import Backoff
+from endpoint._janus_ws import JanusClient
+from endpoint._liveness import STALE_AFTER, MediaClock, hub_lost
+from endpoint._tasks import Tasks
+from endpoint._videoroom import Publisher, RoomAccess, Subscriber
+from endpoint.errors import HubProtocolError
+from tests._util import wait_until
+
+ACCESS = RoomAccess(1234, None, "Xã A")
+
+
+async def test_tasks_are_named_replaced_and_all_cancelled_at_close() -> None:
+    tasks = Tasks("owner")
+    first = tasks.spawn("job", asyncio.sleep(60))
+    second = tasks.spawn("job", asyncio.sleep(60))
+    tasks.spawn("other", asyncio.sleep(60))
+    await asyncio.sleep(0)
+    assert first.cancelled() or first.cancelling()
+    assert second.get_name() == "owner:job" and tasks.names() == ["job", "other"]
+    await tasks.close()
+    assert second.cancelled() and len(tasks) == 0
+
+
+async def test_a_failed_task_is_logged_with_its_name(caplog: pytest.LogCaptureFixture) -> None:
+    async def boom() -> None:
+        raise RuntimeError("kaput")
+
+    tasks = Tasks("owner")
+    tasks.spawn("boom", boom())
+    await wait_until(lambda: len(tasks) == 0)
+    assert "owner:boom" in caplog.text and "kaput" in caplog.text
+
+
+def test_backoff_grows_to_its_cap_and_spreads_a_district() -> None:
+    backoff = Backoff(rng=random.Random(7))
+    delays = [backoff.delay() for _ in range(8)]
+    assert delays[0] < 1.2 and max(delays) <= backoff.cap * (1 + backoff.spread)
+    firsts = sorted(Backoff(rng=random.Random(room)).delay() for room in range(25))
+    crowd = max(sum(1 for d in firsts if t <= d < t + 0.1) for t in firsts)
+    assert crowd <= 6, f"{crowd} of 25 rooms would hit the hub in the same 100 ms"
+    assert firsts[-1] - firsts[0] > 0.5
+
+
+def test_hub_counts_as_lost_only_when_everything_is_quiet() -> None:
+    assert hub_lost(10.0, heard=9.0, media=None) is None
+    assert hub_lost(10.0, heard=7.0, media=None) is not None
+    assert hub_lost(10.0, heard=7.0, media=9.9) is None  # signaling stalls on a lossy link
+    assert hub_lost(10.0, heard=3.0, media=9.9) is not None
+    assert hub_lost(10.0, heard=7.0, media=7.0) is not None
+
+
+def test_media_clock_goes_stale_once_and_recovers() -> None:
+    clock = MediaClock(last=0.0)
+    assert not clock.check(STALE_AFTER - 0.1)
+    assert clock.check(STALE_AFTER + 0.1) and clock.stale
+    assert not clock.check(STALE_AFTER + 0.5), "announced once"
+    assert clock.arrived(5.0) and not clock.stale
+
+
+async def test_keepalive_is_answered_by_the_hubs_ack(hub: Any) -> None:
+    client = JanusClient(hub.url)
+    await client.connect(5.0)
+    try:
+        async with asyncio.timeout(3.0):  # the ack is the whole answer
+            await client.keepalive()
+    finally:
+        await client.close()
+
+
+class FakeHandle:
+    """A plugin handle whose replies the test scripts."""
+
+    def __init__(self, reply: Any = None) -> None:
+        self.id = 1
+        self.reply = reply
+        self.listener: Any = None
+        self.block = asyncio.Event()
+
+    async def request(self, body: Any, jsep: Any = None) -> Any:
+        if self.reply is None:
+            await self.block.wait()
+        return self.reply
+
+
+async def test_malformed_sdp_from_the_hub_is_a_protocol_fault() -> None:
+    from devices import SyntheticMicrophone
+    from endpoint._janus_ws import Reply
+    from endpoint._tracks import MicrophoneTrack
+
+    reply = Reply({"videoroom": "joined", "id": 5}, {"type": "answer", "sdp": "v=0\r\nm=junk"})
+    publisher = Publisher(FakeHandle(reply), ACCESS)  # type: ignore[arg-type]
+    try:
+        with pytest.raises(HubProtocolError, match="SDP"):
+            await publisher.join([MicrophoneTrack(SyntheticMicrophone())])
+    finally:
+        await publisher.pc.close()
+
+
+async def test_subscriber_close_cancels_renegotiations_in_flight() -> None:
+    subscriber = Subscriber(FakeHandle(), ACCESS, lambda mid, track, feed: None)  # type: ignore[arg-type]
+    offer = {"janus": "event", "jsep": {"type": "offer", "sdp": "v=0"}, "plugindata": {"data": {}}}
+    async with subscriber._lock:  # a negotiation is under way
+        subscriber._hub_event(offer)
+        await asyncio.sleep(0.05)
+        await asyncio.wait_for(subscriber.close(), 5)
+        left = [t for t in asyncio.all_tasks() if "_renegotiate" in repr(t.get_coro())]
+        assert not [t for t in left if not t.done()], "closed, yet a renegotiation waits on"
+
+
+@pytest.fixture
+async def huge_hub() -> AsyncIterator[str]:
+    """A WebSocket 'hub' that answers create, then sends a 10 MB message."""
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(protocols=("janus-protocol",))
+        await ws.prepare(request)
+        async for message in ws:
+            tx = json.loads(message.data)["transaction"]
+            await ws.send_str(
+                json.dumps({"janus": "success", "transaction": tx, "data": {"id": 9}})
+            )
+            await ws.send_str("x" * (10 << 20))
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"ws://127.0.0.1:{port}/"
+    await runner.cleanup()
+
+
+async def test_a_huge_hub_message_is_refused_with_a_clear_reason(huge_hub: str) -> None:
+    client = JanusClient(huge_hub)
+    reasons: list[str] = []
+    client.on_lost = reasons.append
+    await client.connect(5.0)
+    try:
+        await wait_until(lambda: bool(reasons))
+        assert "limit" in reasons[0] and "None" not in reasons[0], reasons
+    finally:
+        await client.close()

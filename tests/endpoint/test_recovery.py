@@ -1,0 +1,161 @@
+"""Meetings that heal: a hub restart, a dropped connection, a room that comes back."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import endpoint
+from endpoint import Call, CallState, FailReason, MediaChanged, ParticipantLeft, StateChanged
+from kiosk.hub import HubRoom, LocalHub
+from tests._util import wait_until
+from tests.endpoint.test_call import counters_seen, peer
+
+
+@pytest.fixture
+def own_hub(hub: Any) -> Iterator[LocalHub]:
+    """A hub of this test's own (the session's hub must not be restarted)."""
+    local = LocalHub().start()
+    yield local
+    local.stop()
+
+
+def in_room(room: Any, hub: LocalHub, display: str, **kw: Any) -> Call:
+    call: Call = room(display, url=hub.url, room=hub.room.room, pin=hub.room.pin, **kw)
+    return call
+
+
+def seen_from(call: Call, display: str) -> Any:
+    return next(p for p in call.participants.values() if p.display == display)
+
+
+async def frames_flow(call: Call, display: str, more: int = 10, timeout: float = 15.0) -> None:
+    """*call* decodes at least *more* new frames from *display* (by frame counter)."""
+    await wait_until(lambda: peer(call, display), timeout=timeout)
+    seen = counters_seen(call, display)
+    await wait_until(lambda: len(seen) >= more, timeout=timeout)
+    assert all(x < y for x, y in zip(seen, seen[1:], strict=False)), "counters must increase"
+
+
+def states(call: Call) -> list[StateChanged]:
+    events: list[StateChanged] = []
+    call.listen(lambda e: events.append(e) if isinstance(e, StateChanged) else None)
+    return events
+
+
+async def test_hub_restart_rejoins_by_itself(room: Any, own_hub: LocalHub) -> None:
+    a, b = in_room(room, own_hub, "Xã A"), in_room(room, own_hub, "Xã B")
+    seen_a = states(a)
+    await a.join()
+    await b.join()
+    await frames_flow(a, "Xã B")
+    own_hub.kill()
+    killed = time.monotonic()
+    await wait_until(lambda: a.state is CallState.RECONNECTING, timeout=5)
+    assert time.monotonic() - killed < 3.0
+    await asyncio.sleep(3.0)  # the hub stays down: still trying, never a red failure
+    assert a.state is CallState.RECONNECTING and b.state is CallState.RECONNECTING
+    assert a.reconnecting is not None and a.reconnecting.attempt >= 1
+    own_hub.start()
+    await wait_until(lambda: a.state is b.state is CallState.IN_MEETING, timeout=15)
+    await frames_flow(a, "Xã B")
+    await frames_flow(b, "Xã A")
+    assert CallState.FAILED not in [e.state for e in seen_a]
+    interrupted = [e for e in seen_a if e.state is CallState.RECONNECTING and e.attempt == 0]
+    assert len(interrupted) == 1, "one break is announced once"
+
+
+async def test_leave_stops_reconnecting(room: Any, own_hub: LocalHub) -> None:
+    a = in_room(room, own_hub, "Xã A")
+    await a.join()
+    own_hub.kill()
+    await wait_until(lambda: a.state is CallState.RECONNECTING, timeout=5)
+    await a.leave()
+    assert a.state is CallState.IDLE
+    own_hub.start()
+    await asyncio.sleep(3.0)
+    assert a.state is CallState.IDLE, "a room that left must not come back by itself"
+
+
+async def test_reconnecting_gives_up_on_a_wrong_pin(room: Any, own_hub: LocalHub) -> None:
+    a = in_room(room, own_hub, "Xã A")
+    await a.join()
+    own_hub.restart(HubRoom(pin="1357"))  # the district changed the PIN meanwhile
+    await wait_until(lambda: a.state is CallState.FAILED, timeout=20)
+    assert a.failure is not None and a.failure.reason is FailReason.WRONG_PIN
+
+
+async def test_a_room_that_rejoins_is_seen_by_the_rooms_that_stayed(room: Any) -> None:
+    a, b, c = room("Xã A"), room("Xã B"), room("Xã C")
+    for call in (a, b, c):
+        await call.join()
+    await frames_flow(a, "Xã C")
+    await c.leave()
+    await wait_until(lambda: not peer(a, "Xã C") and not peer(b, "Xã C"))
+    await c.join()
+    await frames_flow(a, "Xã C")
+    await frames_flow(b, "Xã C")
+    await frames_flow(c, "Xã A")
+
+
+async def test_dropped_connection_is_taken_back_without_leaving(
+    room: Any, own_hub: LocalHub
+) -> None:
+    a, b = in_room(room, own_hub, "Xã A"), in_room(room, own_hub, "Xã B")
+    await a.join()
+    await b.join()
+    await frames_flow(b, "Xã A")
+    feed = seen_from(b, "Xã A").feed
+    events: list[Any] = []
+    b.listen(events.append)
+    assert a._conn is not None and a._conn.client._ws is not None
+    await a._conn.client._ws.close()  # the connection drops; the hub keeps the session
+    await wait_until(lambda: a.state is CallState.RECONNECTING, timeout=5)
+    await wait_until(lambda: a.state is CallState.IN_MEETING, timeout=15)
+    await frames_flow(b, "Xã A")
+    assert seen_from(b, "Xã A").feed == feed, "the same room member, not a new one"
+    assert not [e for e in events if isinstance(e, ParticipantLeft)], "no leave seen"
+    await frames_flow(a, "Xã B")
+
+
+async def test_rooms_that_stay_mark_a_room_whose_media_stopped(room: Any) -> None:
+    a, b = room("Xã A"), room("Xã B")
+    await a.join()
+    await b.join()
+    await frames_flow(b, "Xã A")
+    events: list[Any] = []
+    b.listen(events.append)
+    tile = seen_from(b, "Xã A")
+    assert a._conn is not None
+    a._conn.client.on_lost = lambda why: None  # a goes silent without telling anyone
+    a._media.cancel("liveness")
+    await a._conn.client._tasks.close()
+    for sender in a._conn.publisher.pc.getSenders() if a._conn.publisher else []:
+        await sender.stop()
+    stopped = time.monotonic()
+    await wait_until(lambda: tile.stale, timeout=6)
+    assert time.monotonic() - stopped < 3.0
+    assert any(isinstance(e, MediaChanged) and e.participant is tile for e in events)
+    assert peer(b, "Xã A"), "the tile stays, marked"
+
+
+async def test_nothing_runs_after_leave(room: Any) -> None:
+    a, b = room("Xã A"), room("Xã B")
+    await a.join()
+    await b.join()
+    await frames_flow(a, "Xã B")
+    await b.leave()  # a renegotiates; then a leaves too
+    await a.leave()
+    await asyncio.sleep(0.2)
+    package = str(Path(endpoint.__file__).parent) + "/"
+    ours = [
+        t
+        for t in asyncio.all_tasks()
+        if not t.done() and t.get_coro().cr_code.co_filename.startswith(package)
+    ]
+    assert ours == [], [t.get_name() for t in ours]
