@@ -43,6 +43,7 @@ class MeetingView(QWidget):
             if feed not in self.tiles:
                 self.tiles[feed] = VideoTile(participant.display, participant.video)  # type: ignore[arg-type]
             self.tiles[feed].set_talking(participant.talking)
+            self.tiles[feed].set_stale(participant.stale)
         self._layout_tiles()
 
     def _layout_tiles(self) -> None:

@@ -32,6 +32,7 @@ STATE = {
     CallState.IDLE: "Sẵn sàng. Chạm «Tham gia họp» để vào cuộc họp.",
     CallState.CONNECTING: "Đang kết nối tới điểm cầu huyện…",
     CallState.IN_MEETING: "Đang họp",
+    CallState.RECONNECTING: "Đang kết nối lại…",
     CallState.LEAVING: "Đang rời cuộc họp…",
     CallState.FAILED: "Không vào được cuộc họp.",
 }
@@ -50,5 +51,18 @@ FAILURE = {
 }
 
 
+STALE_TILE = "mất kết nối"
+
+
+def reconnecting_text(seconds: float, attempt: int) -> str:
+    """«Đang kết nối lại… 0:42 (lần thử 5)»: still trying, never a red failure."""
+    whole = max(0, int(seconds))
+    tries = f" (lần thử {attempt})" if attempt else ""
+    return f"{STATE[CallState.RECONNECTING]} {whole // 60}:{whole % 60:02d}{tries}"
+
+
 def failure_text(reason: FailReason | None) -> str:
     return FAILURE.get(reason, STATE[CallState.FAILED]) if reason else STATE[CallState.FAILED]
+
+
+VOICE_CONFIG_OFF = "Micro thông minh tạm tắt do lỗi cấu hình — vẫn họp bình thường."

@@ -9,6 +9,7 @@ from PyQt6.QtGui import QImage, QPixmap
 from PyQt6.QtWidgets import QFrame, QLabel, QVBoxLayout
 
 from devices import LatestFrame
+from ui import texts
 
 
 def rgb_image(rgb: np.ndarray) -> QImage:
@@ -30,6 +31,7 @@ class VideoTile(QFrame):
 
     def __init__(self, caption: str, slot: LatestFrame[object]) -> None:
         super().__init__()
+        self.name = caption
         self.slot = slot
         self.shown_seq = 0
         self.picture = QLabel()
@@ -46,8 +48,16 @@ class VideoTile(QFrame):
 
     def set_talking(self, talking: bool) -> None:
         """Frame the tile of a room whose people are speaking (hub's talking events)."""
-        if self.property("talking") != talking:
-            self.setProperty("talking", talking)
+        self._set_flag("talking", talking)
+
+    def set_stale(self, stale: bool) -> None:
+        """A room whose media stopped keeps its tile, captioned «… — mất kết nối»."""
+        self.caption.setText(f"{self.name} — {texts.STALE_TILE}" if stale else self.name)
+        self._set_flag("stale", stale)
+
+    def _set_flag(self, name: str, value: bool) -> None:
+        if self.property(name) != value:
+            self.setProperty(name, value)
             self.style().unpolish(self)  # type: ignore[union-attr]
             self.style().polish(self)  # type: ignore[union-attr]
 

@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 
 VOICE_POLL_MS = 200
+RECONNECT_TICK_MS = 1000  # the reconnecting banner counts the seconds
 
 
 class RoomVoice(Protocol):
@@ -58,6 +59,9 @@ class CallViewModel(QObject):
         self._timer.timeout.connect(self._poll_voice)
         if voice is not None:
             self._timer.start()
+        self._ticker = QTimer(self)
+        self._ticker.setInterval(RECONNECT_TICK_MS)
+        self._ticker.timeout.connect(self._tick)
 
     def _poll_voice(self) -> None:
         assert self.voice is not None
@@ -85,15 +89,29 @@ class CallViewModel(QObject):
 
     def _on_event(self, event: CallEvent) -> None:
         if isinstance(event, StateChanged):
-            self.status = (
-                texts.failure_text(event.reason)
-                if event.state is CallState.FAILED
-                else texts.STATE[event.state]
-            )
+            self.status = self._status_text(event)
             self.stateChanged.emit(event.state, self.status)
+            reconnecting = event.state is CallState.RECONNECTING
+            if reconnecting != self._ticker.isActive():
+                (self._ticker.start if reconnecting else self._ticker.stop)()
             if event.state in (CallState.IDLE, CallState.FAILED):
                 self._meeting_over()
         self.participantsChanged.emit()
+
+    def _status_text(self, event: StateChanged) -> str:
+        if event.state is CallState.FAILED:
+            return texts.failure_text(event.reason)
+        if event.state is CallState.RECONNECTING:
+            since = self.call.clock() if event.since is None else event.since
+            return texts.reconnecting_text(self.call.clock() - since, event.attempt)
+        return texts.STATE[event.state]
+
+    def _tick(self) -> None:
+        """While reconnecting, the banner shows how long it has been trying."""
+        event = self.call.reconnecting
+        if event is not None and self.call.state is CallState.RECONNECTING:
+            self.status = self._status_text(event)
+            self.stateChanged.emit(event.state, self.status)
 
     def _meeting_over(self) -> None:
         """Manual mute and camera choices last one meeting; the next starts fresh."""

@@ -35,6 +35,7 @@ QLabel#camera { font-size: 18px; color: #c9d4e3; }
 QPushButton#shot { font-size: 20px; padding: 10px 14px; }
 QFrame#tile { background: #000000; border: 2px solid #2c3a4d; }
 QFrame#tile[talking="true"] { border: 4px solid #3ddc84; }
+QFrame#tile[stale="true"] { border: 2px dashed #e0a030; }
 QFrame#selfview { background: #000000; border: 2px solid #e0b000; }
 QPushButton { font-size: 26px; padding: 16px 28px; border-radius: 10px; background: #2c3a4d; }
 QPushButton#join { font-size: 44px; padding: 36px 72px; background: #1f7a3d; }
@@ -137,7 +138,7 @@ class KioskWindow(QMainWindow):
 
     def _on_state(self, state: CallState, status: str) -> None:
         self.status.setText(status)
-        in_meeting = state in (CallState.IN_MEETING, CallState.LEAVING)
+        in_meeting = state in (CallState.IN_MEETING, CallState.RECONNECTING, CallState.LEAVING)
         self.pages.setCurrentIndex(1 if in_meeting else 0)
         self.join_button.setVisible(state in (CallState.IDLE, CallState.CONNECTING))
         self.join_button.setEnabled(state is CallState.IDLE)
