@@ -20,6 +20,7 @@ Angles are degrees counter-clockwise from mic 0's axis, in the table plane.
 
 from devices.voice._checks import FaultKind, InputChecker, InputFault
 from devices.voice._config import (
+    LIMITS,
     AngleRange,
     ArrayGeometry,
     CameraTarget,
@@ -27,17 +28,27 @@ from devices.voice._config import (
     DirectorConfig,
     DoaConfig,
     GateConfig,
+    InvalidSetting,
     VoiceConfig,
     Zone,
 )
 from devices.voice._director import Decision, Director, MicState
 from devices.voice._doa import DoaEstimate, DoaEstimator, angle_diff
 from devices.voice._gate import GateFrame, GateState, VoiceGate
-from devices.voice._micarray import MicArraySource, MicBlock, ScriptedMicArray, read_wav, write_wav
+from devices.voice._micarray import (
+    MicArraySource,
+    MicBlock,
+    ScriptedMicArray,
+    WavFormat,
+    read_wav,
+    wav_format,
+    write_wav,
+)
 from devices.voice._preroll import PreRoll
 from devices.voice._processor import VoiceFrame, VoiceProcessor
 
 __all__ = [
+    "LIMITS",
     "AngleRange",
     "ArrayGeometry",
     "CameraTarget",
@@ -54,6 +65,7 @@ __all__ = [
     "GateState",
     "InputChecker",
     "InputFault",
+    "InvalidSetting",
     "MicArraySource",
     "MicBlock",
     "MicState",
@@ -63,8 +75,10 @@ __all__ = [
     "VoiceFrame",
     "VoiceGate",
     "VoiceProcessor",
+    "WavFormat",
     "Zone",
     "angle_diff",
     "read_wav",
+    "wav_format",
     "write_wav",
 ]

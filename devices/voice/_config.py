@@ -1,26 +1,76 @@
 """Frozen, bounds-checked configuration for the voice gate, DOA and director.
 
-Every check raises ``ValueError`` naming ``section.field``, the value and the rule, so a TOML
-loader can collect and show them as they are.
+Every check raises :class:`InvalidSetting` (a ``ValueError``) naming ``section.field``, the
+value and the rule, so a TOML loader can turn it into its own report. ``LIMITS`` holds the
+fixed bounds, so a loader checks its keys against the very numbers these classes enforce.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 SAMPLE_RATES = (16000, 48000)
+ROUNDING = 1e-9  # 0.33 + 0.67 is 1.0000000000000002 in binary: within a rule's edge
+
+LIMITS: Mapping[str, tuple[float, float]] = MappingProxyType(
+    {
+        "array.channels": (2, 16),
+        "array.radius_m": (0.01, 0.25),
+        "array.aperture_m": (0.02, 0.5),  # 0.5: two mics at the largest radius
+        "gate.vad_mode": (0, 3),
+        "gate.attack_ms": (10, 200),
+        "gate.hold_ms": (100, 1500),
+        "gate.release_ms": (10, 1000),
+        "gate.margin_db": (0.0, 20.0),
+        "gate.min_excess_db": (0.0, 30.0),
+        "gate.echo_margin_db": (0.0, 30.0),
+        "gate.lookahead_ms": (0, 300),
+        "doa.block_s": (0.25, 1.0),
+        "doa.max_gap_s": (0.05, 2.0),
+        "doa.min_freq_hz": (100.0, 2000.0),
+        "doa.resolution_deg": (0.5, 10.0),
+        "doa.double_talk_confidence": (0.0, 1.0),
+        "angle.deg": (-360.0, 360.0),
+        "crop.size": (0.05, 1.0),
+        "director.switch_after_s": (0.1, 1.0),
+        "director.evidence_window_s": (0.5, 10.0),
+        "director.overview_after_s": (1.0, 120.0),
+        "director.min_dwell_s": (0.0, 30.0),
+        "director.min_confidence": (0.0, 1.0),
+        "director.min_estimates": (1, 10),
+        "director.confident_doa": (0.0, 1.0),
+        "director.low_confidence_weight": (0.1, 1.0),
+        "director.leave_guard_s": (0.0, 60.0),
+        "director.leave_factor": (1.0, 4.0),
+    }
+)
+
+
+class InvalidSetting(ValueError):
+    """A setting broke a rule: ``where`` ("director.switch_after_s"), ``value`` and ``rule``."""
+
+    def __init__(self, where: str, value: object, rule: str) -> None:
+        super().__init__(f"{where} = {value!r}: {rule}")
+        self.where, self.value, self.rule = where, value, rule
 
 
 def check_range(where: str, value: float, lo: float, hi: float) -> None:
-    """Raise ``ValueError`` unless ``lo <= value <= hi``."""
+    """Raise :class:`InvalidSetting` unless ``lo <= value <= hi``."""
     if not (isinstance(value, int | float) and lo <= value <= hi):
-        raise ValueError(f"{where} = {value!r}: must be between {lo:g} and {hi:g}")
+        raise InvalidSetting(where, value, f"must be between {lo:g} and {hi:g}")
+
+
+def check_limit(where: str, value: float, limit: str | None = None) -> None:
+    """:func:`check_range` against ``LIMITS[limit or where]``."""
+    check_range(where, value, *LIMITS[limit or where])
 
 
 def check_choice(where: str, value: object, choices: tuple[object, ...]) -> None:
     if value not in choices:
-        raise ValueError(f"{where} = {value!r}: must be one of {', '.join(map(str, choices))}")
+        raise InvalidSetting(where, value, f"must be one of {', '.join(map(str, choices))}")
 
 
 @dataclass(frozen=True)
@@ -33,17 +83,20 @@ class ArrayGeometry:
     positions: tuple[tuple[float, float], ...]
 
     def __post_init__(self) -> None:
-        check_range("array.channels", len(self.positions), 2, 16)
+        check_limit("array.channels", len(self.positions))
+        farthest = LIMITS["array.radius_m"][1] + ROUNDING
         for i, (x, y) in enumerate(self.positions):
-            check_range(f"array.positions[{i}]", math.hypot(x, y), 0.0, 0.25)
-        if self.aperture_m() < 0.02:
-            raise ValueError(f"array.positions: aperture {self.aperture_m():.3f} m < 0.02 m")
+            check_range(f"array.positions[{i}]", math.hypot(x, y), 0.0, farthest)
+        lo = LIMITS["array.aperture_m"][0]
+        if self.aperture_m() < lo:
+            rule = f"the widest microphone pair must be at least {lo:g} m apart"
+            raise InvalidSetting("array.aperture_m", round(self.aperture_m(), 4), rule)
 
     @classmethod
     def circular(cls, n: int, radius_m: float, first_deg: float = 0.0) -> ArrayGeometry:
         """``n`` mics evenly on a circle, mic 0 at ``first_deg``, counter-clockwise."""
-        check_range("array.radius_m", radius_m, 0.01, 0.25)
-        check_range("array.channels", n, 2, 16)
+        check_limit("array.radius_m", radius_m)
+        check_limit("array.channels", n)
         angles = [math.radians(first_deg + 360.0 * i / n) for i in range(n)]
         return cls(tuple((radius_m * math.cos(a), radius_m * math.sin(a)) for a in angles))
 
@@ -82,14 +135,14 @@ class GateConfig:
 
     def __post_init__(self) -> None:
         check_choice("gate.sample_rate", self.sample_rate, SAMPLE_RATES)
-        check_range("gate.vad_mode", self.vad_mode, 0, 3)
-        check_range("gate.attack_ms", self.attack_ms, 10, 200)
-        check_range("gate.hold_ms", self.hold_ms, 100, 1500)
-        check_range("gate.release_ms", self.release_ms, 10, 1000)
-        check_range("gate.margin_db", self.margin_db, 0.0, 20.0)
-        check_range("gate.min_excess_db", self.min_excess_db, 0.0, 30.0)
-        check_range("gate.echo_margin_db", self.echo_margin_db, 0.0, 30.0)
-        check_range("gate.lookahead_ms", self.lookahead_ms, 0, 300)
+        check_limit("gate.vad_mode", self.vad_mode)
+        check_limit("gate.attack_ms", self.attack_ms)
+        check_limit("gate.hold_ms", self.hold_ms)
+        check_limit("gate.release_ms", self.release_ms)
+        check_limit("gate.margin_db", self.margin_db)
+        check_limit("gate.min_excess_db", self.min_excess_db)
+        check_limit("gate.echo_margin_db", self.echo_margin_db)
+        check_limit("gate.lookahead_ms", self.lookahead_ms)
 
 
 @dataclass(frozen=True)
@@ -112,12 +165,12 @@ class DoaConfig:
     double_talk_confidence: float = 0.5
 
     def __post_init__(self) -> None:
-        check_range("doa.block_s", self.block_s, 0.25, 1.0)
-        check_range("doa.max_gap_s", self.max_gap_s, 0.05, 2.0)
-        check_range("doa.min_freq_hz", self.min_freq_hz, 100.0, 2000.0)
+        check_limit("doa.block_s", self.block_s)
+        check_limit("doa.max_gap_s", self.max_gap_s)
+        check_limit("doa.min_freq_hz", self.min_freq_hz)
         check_range("doa.max_freq_hz", self.max_freq_hz, self.min_freq_hz + 500.0, 7900.0)
-        check_range("doa.resolution_deg", self.resolution_deg, 0.5, 10.0)
-        check_range("doa.double_talk_confidence", self.double_talk_confidence, 0.0, 1.0)
+        check_limit("doa.resolution_deg", self.resolution_deg)
+        check_limit("doa.double_talk_confidence", self.double_talk_confidence)
 
 
 @dataclass(frozen=True)
@@ -128,8 +181,8 @@ class AngleRange:
     end_deg: float
 
     def __post_init__(self) -> None:
-        check_range("zone.start_deg", self.start_deg, -360.0, 360.0)
-        check_range("zone.end_deg", self.end_deg, -360.0, 360.0)
+        check_limit("zone.start_deg", self.start_deg, "angle.deg")
+        check_limit("zone.end_deg", self.end_deg, "angle.deg")
 
     def contains(self, angle_deg: float) -> bool:
         span = (self.end_deg - self.start_deg) % 360.0 or 360.0
@@ -148,8 +201,9 @@ class CropRect:
     def __post_init__(self) -> None:
         for name in ("x", "y", "w", "h"):
             check_range(f"crop.{name}", getattr(self, name), 0.0, 1.0)
-        check_range("crop.w", self.w, 0.05, 1.0 - self.x)
-        check_range("crop.h", self.h, 0.05, 1.0 - self.y)
+        lo = LIMITS["crop.size"][0]
+        check_range("crop.w", self.w, lo, 1.0 - self.x + ROUNDING)
+        check_range("crop.h", self.h, lo, 1.0 - self.y + ROUNDING)
 
 
 @dataclass(frozen=True)
@@ -161,7 +215,7 @@ class CameraTarget:
 
     def __post_init__(self) -> None:
         if not self.camera:
-            raise ValueError("camera: name must not be empty")
+            raise InvalidSetting("camera", self.camera, "name must not be empty")
 
 
 @dataclass(frozen=True)
@@ -204,21 +258,19 @@ class DirectorConfig:
     leave_factor: float = 1.5
 
     def __post_init__(self) -> None:
-        check_range("director.switch_after_s", self.switch_after_s, 0.1, 1.0)
-        check_range("director.evidence_window_s", self.evidence_window_s, 0.5, 10.0)
+        check_limit("director.switch_after_s", self.switch_after_s)
+        check_limit("director.evidence_window_s", self.evidence_window_s)
         if self.evidence_window_s < self.switch_after_s:
-            raise ValueError(
-                f"director.evidence_window_s = {self.evidence_window_s!r}: must be at least "
-                f"director.switch_after_s ({self.switch_after_s!r})"
-            )
-        check_range("director.overview_after_s", self.overview_after_s, 1.0, 120.0)
-        check_range("director.min_dwell_s", self.min_dwell_s, 0.0, 30.0)
-        check_range("director.min_confidence", self.min_confidence, 0.0, 1.0)
-        check_range("director.min_estimates", self.min_estimates, 1, 10)
-        check_range("director.confident_doa", self.confident_doa, 0.0, 1.0)
-        check_range("director.low_confidence_weight", self.low_confidence_weight, 0.1, 1.0)
-        check_range("director.leave_guard_s", self.leave_guard_s, 0.0, 60.0)
-        check_range("director.leave_factor", self.leave_factor, 1.0, 4.0)
+            rule = f"must be at least director.switch_after_s ({self.switch_after_s!r})"
+            raise InvalidSetting("director.evidence_window_s", self.evidence_window_s, rule)
+        check_limit("director.overview_after_s", self.overview_after_s)
+        check_limit("director.min_dwell_s", self.min_dwell_s)
+        check_limit("director.min_confidence", self.min_confidence)
+        check_limit("director.min_estimates", self.min_estimates)
+        check_limit("director.confident_doa", self.confident_doa)
+        check_limit("director.low_confidence_weight", self.low_confidence_weight)
+        check_limit("director.leave_guard_s", self.leave_guard_s)
+        check_limit("director.leave_factor", self.leave_factor)
         verify_zone_names(self.zones)
 
 
@@ -226,7 +278,7 @@ def verify_zone_names(zones: tuple[Zone, ...]) -> None:
     names = [z.name for z in zones]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes or "" in names:
-        raise ValueError(f"director.zones: names must be unique and non-empty, got {names!r}")
+        raise InvalidSetting("director.zones", names, "zone names must be unique and non-empty")
 
 
 @dataclass(frozen=True)

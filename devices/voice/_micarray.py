@@ -93,11 +93,32 @@ class ScriptedMicArray:
             yield MicBlock(self._start + k / 100, self._mics[at:end], self._ref[at:end], self._rate)
 
 
+@dataclass(frozen=True)
+class WavFormat:
+    """What a WAV file's header says: sample rate, channels and length in frames."""
+
+    rate: int
+    channels: int
+    frames: int
+
+
+def wav_format(path: Path) -> WavFormat:
+    """The header of a 16-bit PCM WAV file; ``ValueError`` for anything :func:`read_wav` refuses."""
+    try:
+        with wave.open(str(path), "rb") as w:
+            found = WavFormat(w.getframerate(), w.getnchannels(), w.getnframes())
+            width = w.getsampwidth()
+    except (wave.Error, EOFError, OSError) as err:
+        raise ValueError(f"{path}: not a readable WAV file ({err})") from err
+    if width != 2:
+        raise ValueError(f"{path}: {8 * width}-bit samples, expected 16-bit PCM")
+    return found
+
+
 def read_wav(path: Path) -> tuple[F32, int]:
     """(frames, channels) float32 and the rate of a 16-bit PCM WAV file."""
+    wav_format(path)
     with wave.open(str(path), "rb") as w:
-        if w.getsampwidth() != 2:
-            raise ValueError(f"{path}: {8 * w.getsampwidth()}-bit samples, expected 16-bit PCM")
         raw = w.readframes(w.getnframes())
         data = np.frombuffer(raw, dtype="<i2").reshape(-1, w.getnchannels())
         return (data.astype(np.float32) / 32768.0), w.getframerate()

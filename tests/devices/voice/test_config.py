@@ -3,6 +3,7 @@
 import pytest
 
 from devices.voice import (
+    LIMITS,
     AngleRange,
     ArrayGeometry,
     CameraTarget,
@@ -10,6 +11,8 @@ from devices.voice import (
     DirectorConfig,
     DoaConfig,
     GateConfig,
+    InvalidSetting,
+    Zone,
 )
 
 
@@ -67,3 +70,59 @@ def test_circular_geometry():
     assert geo.positions[0] == pytest.approx((0.05, 0.0))
     assert geo.positions[1] == pytest.approx((0.0, 0.05))
     assert geo.aperture_m() == pytest.approx(0.1)
+
+
+def test_errors_carry_where_value_and_rule():
+    with pytest.raises(InvalidSetting) as info:
+        DirectorConfig(overview=CameraTarget("wide"), switch_after_s=3.0)
+    err = info.value
+    assert (err.where, err.value, err.rule) == (
+        "director.switch_after_s",
+        3.0,
+        "must be between 0.1 and 1",
+    )
+    assert isinstance(err, ValueError) and str(err).startswith("director.switch_after_s = 3.0: ")
+
+
+def test_duplicate_zone_names_are_refused_with_the_names():
+    zone = Zone("A", AngleRange(0, 10), CameraTarget("wide"))
+    with pytest.raises(InvalidSetting) as info:
+        DirectorConfig(overview=CameraTarget("wide"), zones=(zone, zone))
+    assert (info.value.where, info.value.value) == ("director.zones", ["A", "A"])
+
+
+def test_small_odd_array_is_refused_for_its_aperture():
+    with pytest.raises(InvalidSetting) as info:
+        ArrayGeometry.circular(3, 0.01)
+    assert info.value.where == "array.aperture_m" and "at least 0.02 m" in info.value.rule
+    ArrayGeometry.circular(3, 0.012)
+    ArrayGeometry.circular(16, LIMITS["array.radius_m"][1])  # rounding stays within the limit
+
+
+@pytest.mark.parametrize(("x", "w"), [(0.33, 0.67), (0.07, 0.93), (0.55, 0.45), (0.0, 1.0)])
+def test_crop_reaching_the_edge_is_accepted_despite_rounding(x, w):
+    CropRect(x, 0.0, w, 0.5)  # 0.33 + 0.67 > 1.0 in binary
+    CropRect(0.0, x, 0.5, w)
+    with pytest.raises(InvalidSetting):
+        CropRect(x, 0.0, w + 0.001, 0.5)
+
+
+DEFAULTS = {
+    "gate": GateConfig,
+    "doa": DoaConfig,
+    "director": lambda **kw: DirectorConfig(overview=CameraTarget("wide"), **kw),
+}
+
+
+@pytest.mark.parametrize("where", sorted(k for k in LIMITS if k.split(".")[0] in DEFAULTS))
+def test_limits_are_the_bounds_the_classes_enforce(where):
+    section, name = where.split(".")
+    lo, hi = LIMITS[where]
+    make = DEFAULTS[section]
+    for ok in (lo, hi):
+        extra = {"evidence_window_s": 10.0} if name == "switch_after_s" else {}
+        make(**{name: type(lo)(ok), **extra})
+    step = 1 if isinstance(lo, int) else 1e-6
+    for bad in (lo - step, hi + step):
+        with pytest.raises(InvalidSetting, match=where):
+            make(**{name: bad})

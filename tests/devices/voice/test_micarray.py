@@ -1,9 +1,11 @@
 """The scripted microphone array plays recordings as timestamped 10 ms blocks."""
 
+import wave
+
 import numpy as np
 import pytest
 
-from devices.voice import ScriptedMicArray, read_wav, write_wav
+from devices.voice import ScriptedMicArray, WavFormat, read_wav, wav_format, write_wav
 
 
 def test_blocks_are_10ms_with_timestamps():
@@ -33,3 +35,25 @@ def test_wav_round_trip(tmp_path):
     assert np.max(np.abs(back - data)) < 1e-4
     src = ScriptedMicArray.from_wav(tmp_path / "a.wav")
     assert src.channels == 6 and abs(src.duration_s - 0.1) < 1e-9
+
+
+def test_wav_format_reads_the_header_only(tmp_path):
+    write_wav(tmp_path / "a.wav", np.zeros((1600, 5)), 16000)
+    assert wav_format(tmp_path / "a.wav") == WavFormat(rate=16000, channels=5, frames=1600)
+
+
+def test_wav_format_refuses_what_read_wav_cannot_play(tmp_path):
+    (tmp_path / "junk.wav").write_bytes(b"RIFF")
+    with pytest.raises(ValueError, match="not a readable WAV file"):
+        wav_format(tmp_path / "junk.wav")
+    with pytest.raises(ValueError, match="not a readable WAV file"):
+        read_wav(tmp_path / "junk.wav")
+    with pytest.raises(ValueError, match="not a readable WAV file"):
+        wav_format(tmp_path / "missing.wav")
+    with wave.open(str(tmp_path / "8bit.wav"), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(1)
+        w.setframerate(8000)
+        w.writeframes(b"\x80" * 80)
+    with pytest.raises(ValueError, match="8-bit samples"):
+        wav_format(tmp_path / "8bit.wav")
