@@ -49,11 +49,14 @@ def hub_settings(config: Config) -> HubSettings:
 
 @dataclass
 class Devices:
+    """The room's devices; ``voice_off`` when [voice] was wanted but could not be used."""
+
     camera: Camera
     microphone: Microphone
     playout: Playout
     speaker: Speaker
     voice: VoiceMicrophone | None = None
+    voice_off: bool = False
 
     def start(self) -> None:
         for device in (self.camera, self.microphone, self.speaker):
@@ -69,7 +72,19 @@ class Devices:
             (self.microphone, texts.MIC_MISSING),
             (self.speaker, texts.SPEAKER_MISSING),
         )
-        return [text for device, text in pairs if device.error]
+        missing = [text for device, text in pairs if device.error]
+        return [texts.VOICE_CONFIG_OFF, *missing] if self.voice_off else missing
+
+
+def _voice_microphone(config: Config, playout: Playout) -> VoiceMicrophone | None:
+    """The array as the room's microphone, or None when it cannot be built: voice is an
+    extra, and a recording that cannot be read or a pipeline that refuses to start must
+    never keep the room out of its meeting (the plain microphone takes over)."""
+    try:
+        return voice.voice_microphone(config, playout)
+    except Exception as err:  # any failure here costs only the voice features
+        log.error("voice off, using the plain microphone: %s", err, exc_info=True)
+        return None
 
 
 def open_devices(config: Config) -> Devices:
@@ -77,15 +92,15 @@ def open_devices(config: Config) -> Devices:
     playout = Playout()
     camera: Camera = open_camera(cam.device, config.site.name, cam.width, cam.height, cam.fps)
     microphone: Microphone
-    voice_mic = None
-    if config.voice.enabled:
-        voice_mic = voice.voice_microphone(config, playout)
+    voice_mic = _voice_microphone(config, playout) if config.voice.enabled else None
+    if voice_mic is not None:
         microphone, camera = voice_mic, voice.directed_camera(camera, voice_mic)
     else:
         wav = str(mic.wav_file) if mic.wav_file else None
         microphone = open_microphone(mic.device, mic.tone_hz, wav)
     speaker = open_speaker(spk.device, playout, spk.volume)
-    return Devices(camera, microphone, playout, speaker, voice_mic)
+    voice_off = bool(config.voice_issues) or (config.voice.enabled and voice_mic is None)
+    return Devices(camera, microphone, playout, speaker, voice_mic, voice_off)
 
 
 class KioskApp:

@@ -7,7 +7,8 @@ import logging
 import sys
 from importlib import metadata
 
-from kiosk.config import DEFAULT_CONFIG_PATH, check_config_command
+from kiosk.check import check_config_command
+from kiosk.config import DEFAULT_CONFIG_PATH
 
 
 def _version() -> str:

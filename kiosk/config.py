@@ -2,6 +2,8 @@
 
 Validation is table-driven (``_SCHEMA``: one converter per key) and collects *every* problem
 before raising :class:`ConfigError`; each problem names ``section.key``, the value and the rule.
+Problems confined to [voice] only turn voice off (``Config.voice_issues``), and [voice] is
+checked by building the voice pipeline's own settings (``_voice_plan``).
 Secrets (room PIN, Janus token) are never in the file itself: it names files with mode 0600 that
 are read only when needed (:meth:`HubConfig.read_pin`), so they never reach a repr or a log.
 """
@@ -10,16 +12,18 @@ from __future__ import annotations
 
 import difflib
 import os
-import sys
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from kiosk import _config_fields as f
+from kiosk import _config_toml as toml
 from kiosk import _config_voice as vc
 from kiosk._config_issues import ConfigError, ConfigIssue
+from kiosk._config_voice import VoiceSection, ZoneSpec
+from kiosk._voice_plan import verify_voice
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -34,7 +38,8 @@ __all__ = [
     "SpeakerConfig",
     "StateConfig",
     "VoiceSection",
-    "check_config_command",
+    "ZoneSpec",
+    "dump_config",
     "load_config",
     "parse_config",
 ]
@@ -113,28 +118,6 @@ class SpeakerConfig:
 
 
 @dataclass(frozen=True)
-class VoiceSection:
-    """The microphone array: auto-mute and voice-driven camera (off unless enabled).
-
-    With ``enabled``, [microphone] device names the array (``mics`` channels), or is
-    "synthetic" and ``script_wav`` holds a multichannel recording played as the array.
-    """
-
-    enabled: bool = False
-    auto_mute: bool = True
-    lookahead_ms: int = 100
-    auto_camera: bool = True
-    mics: int = 4
-    radius_m: float = 0.045
-    speaker_angles: tuple[float, float] | None = None
-    zones: tuple[vc.ZoneSpec, ...] = ()
-    switch_after_s: float = 0.5
-    overview_after_s: float = 10.0
-    min_dwell_s: float = 2.5
-    script_wav: Path | None = None
-
-
-@dataclass(frozen=True)
 class StateConfig:
     """Where persisted state (last good config, current meeting) lives."""
 
@@ -191,15 +174,23 @@ _SCHEMA: dict[str, tuple[type[Any], dict[str, _Spec]]] = {
         {
             "enabled": _Spec(vc.boolean, "use the microphone array (true/false)"),
             "auto_mute": _Spec(vc.boolean, "mute the room while nobody speaks"),
-            "lookahead_ms": _Spec(f.integer(0, 300), "outgoing audio delay so onsets pass, ms"),
+            "lookahead_ms": _Spec(
+                vc.bounded_int("gate.lookahead_ms"), "outgoing audio delay so onsets pass, ms"
+            ),
             "auto_camera": _Spec(vc.boolean, "show the zone of whoever talks"),
-            "mics": _Spec(f.integer(2, 16), "microphones in the circular array"),
-            "radius_m": _Spec(f.number(0.01, 0.25), "array radius, metres"),
+            "mics": _Spec(vc.bounded_int("array.channels"), "microphones in the circular array"),
+            "radius_m": _Spec(vc.bounded_number("array.radius_m"), "array radius, metres"),
             "speaker_angles": _Spec(vc.angle_pair, "[from, to]: directions of TV/loudspeakers"),
             "zones": _Spec(f.list_of(vc.zone), "seating zones: name, angles, crop"),
-            "switch_after_s": _Spec(f.number(0.1, 5.0), "speech needed before a cut, s"),
-            "overview_after_s": _Spec(f.number(1.0, 120.0), "silence before the overview, s"),
-            "min_dwell_s": _Spec(f.number(0.0, 30.0), "shortest time on one shot, s"),
+            "switch_after_s": _Spec(
+                vc.bounded_number("director.switch_after_s"), "speech needed before a cut, s"
+            ),
+            "overview_after_s": _Spec(
+                vc.bounded_number("director.overview_after_s"), "silence before the overview, s"
+            ),
+            "min_dwell_s": _Spec(
+                vc.bounded_number("director.min_dwell_s"), "shortest time on one shot, s"
+            ),
             "script_wav": _Spec(f.existing_file(), "WAV for a synthetic array (+1 ch: reference)"),
         },
     ),
@@ -279,24 +270,28 @@ def _from_dict(cls: type[Config], data: Mapping[str, Any], source: str, ctx: f.C
         ConfigIssue(str(k), None, _suggest(k, _SCHEMA, "section")) for k in data if k not in _SCHEMA
     ]
     sections = {name: _build_section(name, data.get(name, {}), ctx, issues) for name in _SCHEMA}
-    if not issues:
-        issues.extend(verify_voice(sections["voice"], sections["microphone"]))
+    voice_issues = [i for i in issues if _in_voice(i)]
+    issues = [i for i in issues if not _in_voice(i)]
+    if not voice_issues and sections["microphone"] is not None:
+        voice_issues = verify_voice(sections["voice"], sections["microphone"].synthetic)
     if issues:
-        raise ConfigError(issues, source)
-    return cls(**sections)
+        raise ConfigError(issues + voice_issues, source)
+    if voice_issues:  # a broken [voice] turns voice off; the room still joins its meeting
+        sections["voice"] = VoiceSection()
+    return cls(**sections, voice_issues=tuple(voice_issues))
 
 
-def verify_voice(voice: VoiceSection, microphone: MicrophoneConfig) -> list[ConfigIssue]:
-    """Cross-field rule: a synthetic microphone array plays a recording, which must be named."""
-    if voice.enabled and microphone.synthetic and voice.script_wav is None:
-        rule = 'needed when voice.enabled and microphone.device = "synthetic"'
-        return [ConfigIssue("voice.script_wav", None, rule)]
-    return []
+def _in_voice(issue: ConfigIssue) -> bool:
+    return issue.key == "voice" or issue.key.startswith(("voice.", "voice["))
 
 
 @dataclass(frozen=True)
 class Config:
-    """The whole, validated kiosk configuration."""
+    """The whole, validated kiosk configuration.
+
+    ``voice_issues``: the problems found in [voice], which was then turned off (``voice`` is
+    the default, disabled section); empty when the file is valid.
+    """
 
     site: SiteConfig
     hub: HubConfig
@@ -305,6 +300,7 @@ class Config:
     speaker: SpeakerConfig = field(default_factory=SpeakerConfig)
     state: StateConfig = field(default_factory=StateConfig)
     voice: VoiceSection = field(default_factory=VoiceSection)
+    voice_issues: tuple[ConfigIssue, ...] = ()
 
     @classmethod
     def from_dict(
@@ -315,6 +311,9 @@ class Config:
         base_dir: str | os.PathLike[str] | None = None,
     ) -> Config:
         """Validate a TOML-shaped mapping ({"site": {...}, "hub": {...}}); raise ConfigError.
+
+        Problems confined to [voice] do not raise: the Config comes back with voice off and
+        the problems in ``voice_issues`` (the room joins; the panel says voice is off).
 
         Relative paths resolve against ``base_dir``, else ``source``'s directory (or the
         working directory when ``source`` is a placeholder like "<dict>").
@@ -341,7 +340,8 @@ def parse_config(
 
 
 def load_config(path: str | os.PathLike[str] = DEFAULT_CONFIG_PATH) -> Config:
-    """Read and validate the config file at ``path``; raise ConfigError on any problem."""
+    """Read and validate the config file at ``path``; raise ConfigError on any problem
+    outside [voice] (see :meth:`Config.from_dict`)."""
     source = os.fspath(path)
     try:
         data = Path(source).read_bytes()
@@ -355,28 +355,7 @@ def load_config(path: str | os.PathLike[str] = DEFAULT_CONFIG_PATH) -> Config:
     return parse_config(text, source)
 
 
-def _summary(config: Config) -> list[str]:
-    hub, cam = config.hub, config.camera
-    return [
-        f"  site        {config.site.name}",
-        f"  hub         {hub.url}  room {hub.room}",
-        f"  room PIN    {f'from {hub.pin_file}' if hub.pin_file else 'none'}",
-        f"  token       {f'from {hub.token_file}' if hub.token_file else 'none'}",
-        f"  camera      {cam.device} {cam.width}x{cam.height} @ {cam.fps} fps",
-        f"  microphone  {config.microphone.device}",
-        f"  speaker     {config.speaker.device}, volume {config.speaker.volume}%",
-    ]
-
-
-def check_config_command(path: str = DEFAULT_CONFIG_PATH, out: TextIO = sys.stdout) -> int:
-    """``diemcau check-config``: print OK and a summary (exit 0) or every problem (exit 2)."""
-    try:
-        config = load_config(path)
-    except ConfigError as err:
-        print(err, file=out)
-        count = len(err.issues)
-        print(f"{count} problem{'s' if count != 1 else ''}: {path} is not valid", file=out)
-        return 2
-    print(f"OK: {path} is valid", file=out)
-    print("\n".join(_summary(config)), file=out)
-    return 0
+def dump_config(config: Config) -> str:
+    """``config`` as TOML that :func:`parse_config` reads back equal, from any directory:
+    every path is absolute.  Secrets stay in their files; only the file names are written."""
+    return toml.dump_sections({name: getattr(config, name) for name in _SCHEMA})

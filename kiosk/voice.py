@@ -8,36 +8,19 @@ from devices import Camera, Playout
 from devices.directed import DirectedCamera
 from devices.room_voice import ArrayCapture, VoiceMicrophone
 from devices.voice import (
-    AngleRange,
-    ArrayGeometry,
     CameraTarget,
-    CropRect,
     Decision,
     Director,
-    DirectorConfig,
-    GateConfig,
     MicArraySource,
     ScriptedMicArray,
-    VoiceConfig,
     VoiceProcessor,
-    Zone,
     read_wav,
 )
-from kiosk.config import Config, VoiceSection
+from kiosk._voice_plan import ARRAY_RATE, MAIN, plan_voice, zones
+from kiosk.config import Config
 from ui import texts
 
 log = logging.getLogger(__name__)
-
-MAIN = "main"
-
-
-def zones(voice: VoiceSection) -> tuple[Zone, ...]:
-    return tuple(
-        Zone(
-            z.name, AngleRange(*z.angles), CameraTarget(MAIN, CropRect(*z.crop) if z.crop else None)
-        )
-        for z in voice.zones
-    )
 
 
 def camera_choices(config: Config) -> list[tuple[str, CameraTarget]]:
@@ -46,23 +29,13 @@ def camera_choices(config: Config) -> list[tuple[str, CameraTarget]]:
     return [overview, *((zone.name, zone.target) for zone in zones(config.voice))]
 
 
-def director_config(voice: VoiceSection) -> DirectorConfig:
-    exclusion = (AngleRange(*voice.speaker_angles),) if voice.speaker_angles else ()
-    return DirectorConfig(
-        overview=CameraTarget(MAIN), zones=zones(voice), exclusion=exclusion,
-        auto_mute=voice.auto_mute, auto_camera=voice.auto_camera,
-        switch_after_s=voice.switch_after_s, overview_after_s=voice.overview_after_s,
-        min_dwell_s=voice.min_dwell_s,
-    )  # fmt: skip
-
-
 def array_source(config: Config) -> MicArraySource:
     """The real array, or a recording of one; a recording with one channel more than the
     array carries the loudspeaker playout (echo reference) in that last channel."""
     voice = config.voice
     if not config.microphone.synthetic:
-        return ArrayCapture(config.microphone.device, voice.mics)
-    assert voice.script_wav is not None  # guaranteed by config.verify_voice
+        return ArrayCapture(config.microphone.device, voice.mics, ARRAY_RATE)
+    assert voice.script_wav is not None  # guaranteed by the config's verify_voice
     data, rate = read_wav(voice.script_wav)
     if data.shape[1] == voice.mics + 1:
         return ScriptedMicArray(data[:, :-1], rate, data[:, -1])
@@ -70,21 +43,16 @@ def array_source(config: Config) -> MicArraySource:
 
 
 def voice_microphone(config: Config, playout: Playout) -> VoiceMicrophone:
-    """The array as the call's microphone; a recording brings its own echo reference."""
-    voice = config.voice
+    """The array as the call's microphone; a recording brings its own echo reference.
+
+    Built from the same :func:`plan_voice` that validated the section.
+    """
     source = array_source(config)
-    policy = director_config(voice)
-    processor = VoiceProcessor(
-        VoiceConfig(
-            array=ArrayGeometry.circular(voice.mics, voice.radius_m),
-            gate=GateConfig(
-                enabled=voice.auto_mute, sample_rate=source.rate, lookahead_ms=voice.lookahead_ms
-            ),
-            exclusion=policy.exclusion,
-        )
-    )
+    plan = plan_voice(config.voice, source.rate)
     reference = None if isinstance(source, ScriptedMicArray) else playout.reference
-    return VoiceMicrophone(source, processor, Director(policy), reference)
+    return VoiceMicrophone(
+        source, VoiceProcessor(plan.processor), Director(plan.director), reference
+    )
 
 
 def directed_camera(camera: Camera, microphone: VoiceMicrophone) -> DirectedCamera:

@@ -16,6 +16,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from kiosk import config as cfg
+from kiosk.check import check_config_command
 from kiosk.config import (
     DEFAULT_CONFIG_PATH,
     CameraConfig,
@@ -25,7 +26,6 @@ from kiosk.config import (
     MicrophoneConfig,
     SpeakerConfig,
     StateConfig,
-    check_config_command,
     load_config,
     parse_config,
 )
@@ -546,6 +546,36 @@ def test_check_config_invalid_prints_every_issue(tmp_path: Path) -> None:
     ]
 
 
+def test_check_config_voice_only_problems_say_the_room_still_runs(tmp_path: Path) -> None:
+    zones = '[{ name = "A", angles = [0, 10] }, { name = "A", angles = [20, 30] }]'
+    voice = f"[voice]\nmics = 3\nradius_m = 0.01\nzones = {zones}\n"
+    path = write_config(tmp_path, MINIMAL + voice)
+    out = io.StringIO()
+    assert check_config_command(str(path), out) == 2
+    lines = out.getvalue().splitlines()
+    assert lines[:4] == [
+        f"{path}: voice.zones = ['A', 'A']: zone names must be unique and non-empty",
+        f"{path}: voice.radius_m = 0.01: the widest microphone pair must be at least 0.02 m"
+        " apart (array.aperture_m = 0.0173)",
+        f"2 problems: {path} is not valid",
+        "The room would still run and join meetings, with voice off:",
+    ]
+    assert f"  site        {SITE}" in lines
+    assert lines[-1] == "  voice       off: [voice] has problems (listed above)"
+
+
+def test_problems_outside_voice_still_reject_the_file_and_list_voice_too() -> None:
+    found = issues(minimal(hub={"room": 0}, voice={"mics": 1}))
+    assert [i.key for i in found] == ["hub.room", "voice.mics"]
+
+
+def test_voice_problems_turn_voice_off_and_are_kept() -> None:
+    config = Config.from_dict(minimal(voice={"enabled": True, "mics": 1, "zoom": 2}))
+    assert config.voice == cfg.VoiceSection() and not config.voice.enabled
+    assert [i.key for i in config.voice_issues] == ["voice.zoom", "voice.mics"]
+    assert config.site.name == SITE and config.hub.room == 1234
+
+
 def test_check_config_missing_file(tmp_path: Path) -> None:
     out = io.StringIO()
     assert check_config_command(str(tmp_path / "nope.toml"), out) == 2
@@ -556,7 +586,7 @@ def test_check_config_missing_file(tmp_path: Path) -> None:
 
 
 def test_schema_has_a_spec_for_every_dataclass_field() -> None:
-    assert [f.name for f in fields(Config)] == list(cfg._SCHEMA)
+    assert [f.name for f in fields(Config)] == [*cfg._SCHEMA, "voice_issues"]
     for cls, specs in cfg._SCHEMA.values():
         assert [f.name for f in fields(cls)] == list(specs)
 
