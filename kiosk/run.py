@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 from PyQt6.QtWidgets import QApplication
 
@@ -20,23 +21,39 @@ log = logging.getLogger(__name__)
 FALLBACK_STATE = StateConfig().dir
 
 
-def choose_config(path: str) -> tuple[Config | None, str]:
-    """The configuration to run with and a notice for the screen.
+@dataclass(frozen=True)
+class Choice:
+    """A configuration to start the kiosk with, and what the screen says about it."""
 
-    A bad file never stops the kiosk: the last good configuration is used instead,
-    and the screen says so (the details go to the log).
-    """
+    name: str  # for the log: "the file", "the last good configuration", "a placeholder"
+    config: Config
+    notice: str = ""
+    join_allowed: bool = True
+    remember: bool = False  # keep it as the last good configuration once it has started
+
+
+def choices(path: str) -> Iterator[Choice]:
+    """What to start with, best first: the file at ``path``, then the last good
+    configuration, then a placeholder that cannot join.  A bad file never stops the kiosk;
+    the screen says which one runs (the details go to the log)."""
     try:
         config = load_config(path)
     except ConfigError as err:
         log.error("configuration problems:\n%s", err)
-        fallback = state.last_good(FALLBACK_STATE)
-        details = "\n".join(str(issue) for issue in err.issues[:5])
-        if fallback is None:
-            return None, f"{texts.CONFIG_BAD_NO_FALLBACK}\n{details}"
-        return fallback, f"{texts.CONFIG_BAD}\n{details}"
-    state.remember_good(Path(path), FALLBACK_STATE)
-    return config, ""
+        yield from _fallbacks("\n".join(str(issue) for issue in err.issues[:5]))
+        return
+    if config.voice_issues:
+        log.error("[voice] problems, voice is off:\n%s", ConfigError(config.voice_issues, path))
+    yield Choice("the file", config, remember=not config.voice_issues)
+    yield from _fallbacks("")
+
+
+def _fallbacks(details: str) -> Iterator[Choice]:
+    fallback = state.last_good(FALLBACK_STATE)
+    if fallback is not None:
+        yield Choice("the last good configuration", fallback, f"{texts.CONFIG_BAD}\n{details}")
+    notice = f"{texts.CONFIG_BAD_NO_FALLBACK}\n{details}"
+    yield Choice("a placeholder", placeholder_config(), notice, join_allowed=False)
 
 
 def placeholder_config() -> Config:
@@ -47,8 +64,27 @@ def placeholder_config() -> Config:
     )
 
 
-async def _main(app: QApplication, config: Config, notice: str, usable: bool, full: bool) -> int:
-    kiosk = KioskApp(config, notice=notice, join_allowed=usable)
+def open_kiosk(path: str) -> KioskApp:
+    """The kiosk for the first of :func:`choices` that starts; an error while building it
+    (a device, the voice pipeline, anything) moves on to the next choice, never crashes."""
+    failure: Exception | None = None
+    for choice in choices(path):
+        try:
+            kiosk = KioskApp(
+                choice.config, notice=choice.notice.strip(), join_allowed=choice.join_allowed
+            )
+        except Exception as err:  # the room must get a screen whatever went wrong
+            log.error("cannot start with %s: %s", choice.name, err, exc_info=True)
+            failure = err
+            continue
+        if choice.remember:
+            state.remember_good(choice.config, FALLBACK_STATE)
+        return kiosk
+    raise RuntimeError("the kiosk cannot start, not even with a placeholder") from failure
+
+
+async def _main(app: QApplication, path: str, full: bool) -> int:
+    kiosk = open_kiosk(path)
     kiosk.start(full_screen=full)
     closed = asyncio.Event()
     app.lastWindowClosed.connect(closed.set)
@@ -58,9 +94,4 @@ async def _main(app: QApplication, config: Config, notice: str, usable: bool, fu
 
 
 def run(path: str, full_screen: bool = True) -> int:
-    config, notice = choose_config(path)
-    usable = config is not None
-    chosen = config if config is not None else placeholder_config()
-    return run_qt(
-        lambda app: _main(app, chosen, notice, usable, full_screen), headless_wanted(False)
-    )
+    return run_qt(lambda app: _main(app, path, full_screen), headless_wanted(False))
