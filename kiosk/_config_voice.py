@@ -1,8 +1,8 @@
 """The [voice] section: its dataclass and converters (booleans, angle ranges, seating zones).
 
-Bounds are not written here: they are ``devices.voice.LIMITS``, and angles and crops are
-checked by building the runtime ``AngleRange`` / ``CropRect``, so the file is held to exactly
-the rules the voice pipeline enforces when it starts.
+Bounds are not written here: they are ``devices.voice.LIMITS``, and angles, crops and zone
+names are checked by the runtime's own ``AngleRange`` / ``CropRect`` / ``verify_zone_names``,
+so the file is held to exactly the rules the voice pipeline enforces when it starts.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from devices.voice import LIMITS, AngleRange, CropRect
+from devices.voice import LIMITS, AngleRange, CropRect, InvalidSetting, verify_zone_names
 from kiosk import _config_fields as f
 
 ZONE_KEYS = ("name", "angles", "crop")
@@ -106,3 +106,14 @@ def zone(raw: object, ctx: f.Context) -> ZoneSpec:
         raise f.Invalid("needs name and angles")
     box = crop(raw["crop"], ctx) if "crop" in raw else None
     return ZoneSpec(f.label(32)(raw["name"], ctx), angle_pair(raw["angles"], ctx), box)
+
+
+def zones(raw: object, ctx: f.Context) -> tuple[ZoneSpec, ...]:
+    """Seating zones, each valid, with distinct names (the director's own rule)."""
+    specs: tuple[ZoneSpec, ...] = f.list_of(zone)(raw, ctx)
+    names = [spec.name for spec in specs]
+    try:
+        verify_zone_names(names)
+    except InvalidSetting as err:
+        raise f.Invalid(f"{err.rule}; the names are {names}") from err
+    return specs

@@ -29,6 +29,7 @@ from kiosk._config_voice import VoiceSection
 MAIN = "main"  # the room's one camera, as the director names it
 ARRAY_RATE = 48000  # the real array's capture rate
 _KEYS = frozenset(f.name for f in fields(VoiceSection))
+_DIRECTOR_KEYS = {"zones", "speaker_angles", "switch_after_s", "overview_after_s", "min_dwell_s"}
 _SOURCE_KEY = {  # runtime settings that are not named after the [voice] key they come from
     "array.channels": "mics",
     "array.aperture_m": "radius_m",
@@ -84,19 +85,33 @@ def plan_voice(voice: VoiceSection, rate: int) -> VoicePlan:
 # --- validation ------------------------------------------------------------------------------
 
 
-def verify_voice(voice: VoiceSection, synthetic_mic: bool) -> list[ConfigIssue]:
+def verify_voice(
+    voice: VoiceSection, synthetic_mic: bool, invalid: frozenset[str] = frozenset()
+) -> list[ConfigIssue]:
     """Cross-field rules: a synthetic array plays a recording that fits it, and the runtime
-    objects build from the section (every problem, not just the first)."""
-    rate = ARRAY_RATE
+    objects build from the section.  ``invalid`` names keys that broke their own rule (their
+    defaults stand in): rules that read them are skipped, the others still run, so every
+    problem is reported at once."""
+    rate: int | None = ARRAY_RATE
+    issues: list[ConfigIssue] = []
     if voice.enabled and synthetic_mic:
-        if voice.script_wav is None:
-            rule = 'needed when voice.enabled and microphone.device = "synthetic"'
-            return [ConfigIssue("voice.script_wav", None, rule)]
-        recording = _recording(voice.script_wav, voice.mics)
-        if isinstance(recording, ConfigIssue):
-            return [recording]
-        rate = recording
-    return _plan_issues(voice, rate)
+        rate, issues = _recording_rate(voice, invalid)
+    return issues + _plan_issues(voice, rate, invalid)
+
+
+def _recording_rate(
+    voice: VoiceSection, invalid: frozenset[str]
+) -> tuple[int | None, list[ConfigIssue]]:
+    """The rate the synthetic array plays at (None: unknown), or what is wrong with it."""
+    if invalid & {"script_wav", "mics"}:
+        return None, []
+    if voice.script_wav is None:
+        rule = 'needed when voice.enabled and microphone.device = "synthetic"'
+        return None, [ConfigIssue("voice.script_wav", None, rule)]
+    recording = _recording(voice.script_wav, voice.mics)
+    if isinstance(recording, ConfigIssue):
+        return None, [recording]
+    return recording, []
 
 
 def _recording(path: Path, mics: int) -> int | ConfigIssue:
@@ -113,14 +128,20 @@ def _recording(path: Path, mics: int) -> int | ConfigIssue:
     return found.rate
 
 
-def _plan_issues(voice: VoiceSection, rate: int) -> list[ConfigIssue]:
-    parts: tuple[Callable[[], object], ...] = (
-        lambda: director_config(voice),
-        lambda: geometry(voice),
-        lambda: gate_config(voice, rate),
-    )
-    issues = [issue for part in parts for issue in _caught(voice, part)]
-    return issues or _caught(voice, lambda: plan_voice(voice, rate))  # parts fine: the whole?
+def _plan_issues(
+    voice: VoiceSection, rate: int | None, invalid: frozenset[str]
+) -> list[ConfigIssue]:
+    """Each part of the plan whose keys are all valid, then (if all are) the whole plan."""
+    parts: list[tuple[set[str], Callable[[], object]]] = [
+        (_DIRECTOR_KEYS, lambda: director_config(voice)),
+        ({"mics", "radius_m"}, lambda: geometry(voice)),
+    ]
+    if rate is not None:
+        parts.append(({"lookahead_ms"}, lambda: gate_config(voice, rate)))
+    issues = [i for keys, part in parts if not keys & invalid for i in _caught(voice, part)]
+    if issues or invalid or rate is None:
+        return issues
+    return _caught(voice, lambda: plan_voice(voice, rate))
 
 
 def _caught(voice: VoiceSection, build: Callable[[], object]) -> list[ConfigIssue]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
@@ -181,7 +182,7 @@ _SCHEMA: dict[str, tuple[type[Any], dict[str, _Spec]]] = {
             "mics": _Spec(vc.bounded_int("array.channels"), "microphones in the circular array"),
             "radius_m": _Spec(vc.bounded_number("array.radius_m"), "array radius, metres"),
             "speaker_angles": _Spec(vc.angle_pair, "[from, to]: directions of TV/loudspeakers"),
-            "zones": _Spec(f.list_of(vc.zone), "seating zones: name, angles, crop"),
+            "zones": _Spec(vc.zones, "seating zones: name, angles, crop"),
             "switch_after_s": _Spec(
                 vc.bounded_number("director.switch_after_s"), "speech needed before a cut, s"
             ),
@@ -272,8 +273,7 @@ def _from_dict(cls: type[Config], data: Mapping[str, Any], source: str, ctx: f.C
     sections = {name: _build_section(name, data.get(name, {}), ctx, issues) for name in _SCHEMA}
     voice_issues = [i for i in issues if _in_voice(i)]
     issues = [i for i in issues if not _in_voice(i)]
-    if not voice_issues and sections["microphone"] is not None:
-        voice_issues = verify_voice(sections["voice"], sections["microphone"].synthetic)
+    voice_issues += _cross_voice(data.get("voice", {}), ctx, voice_issues, sections["microphone"])
     if issues:
         raise ConfigError(issues + voice_issues, source)
     if voice_issues:  # a broken [voice] turns voice off; the room still joins its meeting
@@ -283,6 +283,17 @@ def _from_dict(cls: type[Config], data: Mapping[str, Any], source: str, ctx: f.C
 
 def _in_voice(issue: ConfigIssue) -> bool:
     return issue.key == "voice" or issue.key.startswith(("voice.", "voice["))
+
+
+def _cross_voice(
+    raw: object, ctx: f.Context, found: list[ConfigIssue], mic: MicrophoneConfig | None
+) -> list[ConfigIssue]:
+    """[voice]'s cross-field and runtime rules, over the keys that passed their own rules."""
+    if mic is None or not isinstance(raw, Mapping):
+        return []
+    values, _ = _convert_fields("voice", raw, ctx)
+    invalid = frozenset(re.split(r"[.\[]", i.key)[1] for i in found if "." in i.key)
+    return verify_voice(VoiceSection(**values), mic.synthetic, invalid)
 
 
 @dataclass(frozen=True)

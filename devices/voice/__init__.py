@@ -31,6 +31,7 @@ from devices.voice._config import (
     InvalidSetting,
     VoiceConfig,
     Zone,
+    verify_zone_names,
 )
 from devices.voice._director import Decision, Director, MicState
 from devices.voice._doa import DoaEstimate, DoaEstimator, angle_diff
@@ -79,6 +80,7 @@ __all__ = [
     "Zone",
     "angle_diff",
     "read_wav",
+    "verify_zone_names",
     "wav_format",
     "write_wav",
 ]

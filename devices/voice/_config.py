@@ -8,7 +8,7 @@ fixed bounds, so a loader checks its keys against the very numbers these classes
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -271,14 +271,16 @@ class DirectorConfig:
         check_limit("director.low_confidence_weight", self.low_confidence_weight)
         check_limit("director.leave_guard_s", self.leave_guard_s)
         check_limit("director.leave_factor", self.leave_factor)
-        verify_zone_names(self.zones)
+        verify_zone_names([z.name for z in self.zones])
 
 
-def verify_zone_names(zones: tuple[Zone, ...]) -> None:
-    names = [z.name for z in zones]
+def verify_zone_names(names: Sequence[str]) -> None:
+    """Zone names must be unique and non-empty (they label the panel's shot buttons)."""
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes or "" in names:
-        raise InvalidSetting("director.zones", names, "zone names must be unique and non-empty")
+        raise InvalidSetting(
+            "director.zones", list(names), "zone names must be unique and non-empty"
+        )
 
 
 @dataclass(frozen=True)

@@ -554,7 +554,8 @@ def test_check_config_voice_only_problems_say_the_room_still_runs(tmp_path: Path
     assert check_config_command(str(path), out) == 2
     lines = out.getvalue().splitlines()
     assert lines[:4] == [
-        f"{path}: voice.zones = ['A', 'A']: zone names must be unique and non-empty",
+        f"{path}: voice.zones = [{{'name': 'A', 'angles': [0, 10]}}, {{'name': 'A', 'angles':"
+        " [20, 30]}]: zone names must be unique and non-empty; the names are ['A', 'A']",
         f"{path}: voice.radius_m = 0.01: the widest microphone pair must be at least 0.02 m"
         " apart (array.aperture_m = 0.0173)",
         f"2 problems: {path} is not valid",

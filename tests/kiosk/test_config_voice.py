@@ -174,6 +174,27 @@ def test_a_recording_at_16_khz_is_accepted(tmp_path: Path) -> None:
     assert open_devices(config).voice is not None
 
 
+def test_duplicate_zone_names_are_reported_with_the_other_problems() -> None:
+    found = issues(voice(f"switch_after_s = 3.0\n{TWO_A}"))
+    assert set(found) == {"voice.zones", "voice.switch_after_s"}
+    assert found["voice.zones"].endswith("must be unique and non-empty; the names are ['A', 'A']")
+
+
+def test_every_voice_problem_is_reported_at_once(tmp_path: Path) -> None:
+    text = f"switch_after_s = 3.0\n{TWO_A}\nmics = 3\nradius_m = 0.01\nlookahead_ms = -1"
+    path = room_file(tmp_path, text, recording(tmp_path / "room.wav", channels=2))
+    found = {i.key for i in load_config(path).voice_issues}
+    assert found == {
+        "voice.switch_after_s", "voice.zones", "voice.lookahead_ms",  # each key's own rule
+        "voice.radius_m", "voice.script_wav",  # rules across keys, on the valid ones
+    }  # fmt: skip
+
+
+def test_a_rule_reading_an_invalid_key_is_not_run_on_its_default(tmp_path: Path) -> None:
+    path = room_file(tmp_path, "mics = 20", recording(tmp_path / "room.wav", channels=21))
+    assert [i.key for i in load_config(path).voice_issues] == ["voice.mics"]
+
+
 def test_voice_problems_are_reported_even_with_voice_disabled() -> None:
     config = parse_config(voice(f"enabled = false\n{TWO_A}"))
     assert [i.key for i in config.voice_issues] == ["voice.zones"]
