@@ -1,5 +1,6 @@
 """diemcau endpoint layer: hub signaling, the call, media tracks. asyncio + aiortc, no Qt."""
 
+from endpoint._tasks import Tasks
 from endpoint.call import (
     Call,
     CallEvent,
@@ -27,4 +28,5 @@ __all__ = [
     "ParticipantLeft",
     "StateChanged",
     "TalkingChanged",
+    "Tasks",
 ]

@@ -16,7 +16,7 @@ class Backoff:
     """``delay()`` for attempt n is ``min(cap, first * 2**n)`` times a random 0.5–1.5."""
 
     first: float = 1.0
-    cap: float = 1.5
+    cap: float = 1.0
     spread: float = 0.5
     rng: random.Random = field(default_factory=random.Random)
     attempt: int = 0

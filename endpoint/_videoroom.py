@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 PLUGIN = "janus.plugin.videoroom"
 REPUBLISH_WAITS = (0.2, 0.5, 1.0, None)  # seconds between tries; None: give up
+UNPUBLISH_SECONDS = 2.0  # the longest wait for the hub to close the old PeerConnection
 
 
 @dataclass(frozen=True)
@@ -146,8 +147,7 @@ class Publisher:
         """Publish again from a claimed session's handle: still the same room member
         (feed *feed*) to the others, with a new PeerConnection. Returns who publishes."""
         self.id = feed
-        with contextlib.suppress(HubRequestError):  # the hub may have hung up already
-            await self.handle.request({"request": "unpublish"})
+        await self._unpublish()
         offer = await self._offer(tracks)
         body = {"request": "publish", "audio": True, "video": True}
         for wait in REPUBLISH_WAITS:  # the old PeerConnection may still be closing
@@ -163,6 +163,27 @@ class Publisher:
         await set_remote(self.pc, reply.jsep)
         listing = await self.handle.request(self.access.body(request="listparticipants"))
         return publishing_of(listing.data, feed)
+
+    async def _unpublish(self) -> None:
+        """End the old PeerConnection on the hub and wait until it is gone; its
+        ``hangup`` is swallowed so the call does not take it for the new one's."""
+        listener, gone = self.handle.listener, asyncio.Event()
+
+        def watch(message: Json) -> None:
+            if message.get("janus") == "hangup":
+                gone.set()
+            else:
+                listener(message)
+
+        self.handle.listener = watch
+        try:
+            await self.handle.request({"request": "unpublish"})
+            async with asyncio.timeout(UNPUBLISH_SECONDS):
+                await gone.wait()
+        except (HubRequestError, TimeoutError):
+            pass  # the hub had hung up already (nothing to unpublish), or never says
+        finally:
+            self.handle.listener = listener
 
 
 @dataclass

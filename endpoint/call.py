@@ -35,7 +35,11 @@ from endpoint.errors import ConnectionLost, EndpointError, FailReason
 
 log = logging.getLogger(__name__)
 
-REJOIN_TIMEOUT = 2.0  # s per rejoin attempt to reach the hub (the link may come back)
+# A rejoin attempt gives up on reaching the hub after REJOIN_TIMEOUT s, so a link that
+# comes back is tried again soon; every LONG_ATTEMPT-th attempt waits the full
+# connect_timeout, so a slow link (long round trips) still gets through.
+REJOIN_TIMEOUT = 1.5
+LONG_ATTEMPT = 3
 # Failures that retrying cannot fix: the call gives up with the plain message.
 FINAL = frozenset(
     {FailReason.WRONG_PIN, FailReason.NO_SUCH_ROOM, FailReason.UNAUTHORIZED, FailReason.TLS}
@@ -256,7 +260,7 @@ class Call:
             await asyncio.sleep(self.backoff.delay())
             self._set_state(CallState.RECONNECTING, reason, detail, attempt=attempt, since=since)
             try:
-                await self._connect(min(self.settings.connect_timeout, REJOIN_TIMEOUT))
+                await self._connect(self._attempt_timeout(attempt))
             except Exception as err:  # noqa: BLE001 - decide below whether to keep trying
                 await self._disconnect(destroy=False)
                 reason, detail = _reason(err)
@@ -269,6 +273,10 @@ class Call:
             else:
                 self._set_state(CallState.IN_MEETING, attempt=attempt, since=since)
                 return
+
+    def _attempt_timeout(self, attempt: int) -> float:
+        full = self.settings.connect_timeout
+        return full if attempt % LONG_ATTEMPT == 0 else min(full, REJOIN_TIMEOUT)
 
     def _media_state(self) -> None:
         publisher = self._conn.publisher if self._conn is not None else None

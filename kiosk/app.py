@@ -146,6 +146,7 @@ class KioskApp:
 
     async def stop(self) -> None:
         self._timer.stop()
+        await self.model.close()
         await self.call.leave()
         self.devices.stop()
         self.window.close()

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 
 from devices import LatestFrame
-from endpoint import Call, CallEvent, CallState, Participant, StateChanged
+from endpoint import Call, CallEvent, CallState, Participant, StateChanged, Tasks
 from ui import texts
 
 log = logging.getLogger(__name__)
@@ -52,7 +51,7 @@ class CallViewModel(QObject):
         self.status = texts.STATE[call.state]
         self.mic_state = "open"
         self.camera_shot: tuple[str, bool] = ("", True)
-        self._pending: set[asyncio.Task[None]] = set()
+        self._tasks = Tasks("panel")
         call.listen(self._on_event)
         self._timer = QTimer(self)
         self._timer.setInterval(VOICE_POLL_MS)
@@ -120,16 +119,15 @@ class CallViewModel(QObject):
         if self.call.muted:
             self.toggle_mute()
 
-    def _run(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
-
     def join(self) -> None:
-        self._run(self.call.join())
+        self._tasks.spawn("join", self.call.join())
 
     def leave(self) -> None:
-        self._run(self.call.leave())
+        self._tasks.spawn("leave", self.call.leave())
+
+    async def close(self) -> None:
+        """Stop whatever the panel started (a join still under way, a leave)."""
+        await self._tasks.close()
 
     def toggle_mute(self) -> None:
         """The panel's mute always wins over auto-mute."""

@@ -84,10 +84,15 @@ async def test_leave_stops_reconnecting(room: Any, own_hub: LocalHub) -> None:
 
 async def test_reconnecting_gives_up_on_a_wrong_pin(room: Any, own_hub: LocalHub) -> None:
     a = in_room(room, own_hub, "Xã A")
+    seen = states(a)
     await a.join()
     own_hub.restart(HubRoom(pin="1357"))  # the district changed the PIN meanwhile
     await wait_until(lambda: a.state is CallState.FAILED, timeout=20)
     assert a.failure is not None and a.failure.reason is FailReason.WRONG_PIN
+    await asyncio.sleep(1.0)
+    failed = [e for e in seen if e.state is CallState.FAILED]
+    assert len(failed) == 1 and failed[0].reason is FailReason.WRONG_PIN, "one failure, one event"
+    assert a.state is CallState.FAILED, "given up: no more attempts"
 
 
 async def test_a_room_that_rejoins_is_seen_by_the_rooms_that_stayed(room: Any) -> None:
