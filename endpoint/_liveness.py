@@ -2,8 +2,11 @@
 
 aiortc takes ~30 s to call a dead link ``failed`` and the hub keeps a dead room
 visible for its own timeouts (measured 44 s), so the endpoint watches for itself:
-the hub answers a keepalive every second, and every other room sends audio frames
-continuously (silence too) and at least a video frame a second.
+the hub answers a keepalive every second, it sends RTCP to the publisher, and every
+other room sends audio frames continuously (silence too) and at least a video frame a
+second. Signaling over TCP can stall for seconds on a lossy link while UDP media still
+gets through, so the hub counts as gone only when both are quiet (or signaling is
+quiet for much longer).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ CHECK_EVERY = 0.25  # s between checks
 
 def hub_lost(now: float, heard: float, media: float | None) -> str | None:
     """Why the hub counts as gone, or None: *heard* is when signaling last arrived,
-    *media* when any room's media last arrived (None: no room to hear)."""
+    *media* when a UDP packet (media, RTCP) last arrived (None: no media connection)."""
     quiet = now - heard
     media_quiet = quiet if media is None else now - media
     if quiet > HUB_SILENT_MAX or min(quiet, media_quiet) > HUB_SILENT_AFTER:

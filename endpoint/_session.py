@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiortc import MediaStreamTrack
 
@@ -20,6 +21,14 @@ from endpoint._videoroom import PLUGIN, Feed, Publisher, RoomAccess, Subscriber,
 from endpoint.errors import EndpointError, HubRequestError
 
 log = logging.getLogger(__name__)
+
+
+def _received(transport: Any) -> int:
+    try:
+        stats = transport._get_stats().values()
+    except AttributeError:  # not started, or an aiortc without it: no evidence
+        return 0
+    return sum(int(getattr(s, "packetsReceived", 0) or 0) for s in stats)
 
 
 @dataclass(frozen=True)
@@ -103,6 +112,20 @@ class Connection:
         if self.client.session_id is None or pub is None or sub is None or not pub.id:
             return None
         return Resume(self.client.session_id, pub.handle.id, sub.handle.id, pub.id, pub.private_id)
+
+    def packets_in(self) -> int:
+        """UDP packets received from the hub so far (media and RTCP, both connections).
+
+        Media keeps arriving over UDP when a lossy link holds the WebSocket's TCP back, so
+        the liveness check counts it too. Read from aiortc's DTLS transport statistics
+        (its ``_get_stats``, the synchronous part of ``getStats``)."""
+        transports = {
+            t.receiver.transport
+            for part in (self.publisher, self.subscriber)
+            if part is not None
+            for t in part.pc.getTransceivers()
+        }
+        return sum(_received(transport) for transport in transports)
 
     async def add(self, feeds: list[Feed]) -> None:
         if self.subscriber is not None and self.publisher is not None and feeds:

@@ -288,15 +288,18 @@ class Call:
 
     async def _watch(self) -> None:
         """Every quarter second: is the hub still there, is each room's media still coming?"""
+        packets, udp_heard = -1, self.clock()
         while True:
             await asyncio.sleep(CHECK_EVERY)
-            now = self.clock()
+            now, conn = self.clock(), self._conn
             for participant in self.participants.values():
                 if participant.media.check(now):
                     self._emit(MediaChanged(participant))
-            conn = self._conn
-            media = max((p.media.last for p in self.participants.values()), default=None)
-            why = hub_lost(now, _to_clock(conn.client.heard, now), media) if conn else None
+            if conn is None:
+                continue
+            if conn.packets_in() != packets:
+                packets, udp_heard = conn.packets_in(), now
+            why = hub_lost(now, _to_clock(conn.client.heard, now), udp_heard)
             if why is not None:
                 self._lose(FailReason.CONNECTION_LOST, why)
 

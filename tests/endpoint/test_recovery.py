@@ -164,3 +164,20 @@ async def test_nothing_runs_after_leave(room: Any) -> None:
         if not t.done() and t.get_coro().cr_code.co_filename.startswith(package)
     ]
     assert ours == [], [t.get_name() for t in ours]
+
+
+async def test_stalled_signaling_alone_does_not_break_a_meeting(room: Any) -> None:
+    """A lossy link can hold the WebSocket's TCP back for seconds while UDP media still
+    arrives: that is no reason to tear the meeting down (only a much longer stall is)."""
+    a, b = room("Xã A"), room("Xã B")
+    await a.join()
+    await b.join()
+    await frames_flow(a, "Xã B")
+    assert a._conn is not None
+    a._conn.client._tasks.cancel("keepalive")  # no more acks: signaling goes quiet
+    stalled = time.monotonic()
+    await asyncio.sleep(4.0)
+    assert a.state is CallState.IN_MEETING, "media still flows: keep the meeting"
+    await wait_until(lambda: a.state is not CallState.IN_MEETING, timeout=6)
+    assert 5.5 < time.monotonic() - stalled < 8.0
+    await wait_until(lambda: a.state is CallState.IN_MEETING, timeout=15)
