@@ -20,21 +20,25 @@ namespace: it needs ``/dev/net/tun``, the ``bridge`` kernel module, ``ip`` and
         link.restore()   # the cut ends; the other settings stay
         link.counters()  # {"up": {"forwarded": ..., "loss": ..., ...}, "down": {...}}
 
-Link *index* n (1..200) puts the child at ``198.18.0.{10+n}/24`` (device ``dcl<n>f``, its
-default route via 198.18.0.1); its other end, ``dcl<n>n``, is a port of the bridge
-``dclab`` that holds ``dc0``'s veth peer. The link is on ``dc0``'s own segment because
-Janus (libnice) pins its media sockets to the ICE interface (``IP_UNICAST_IF``): its
-replies leave through ``dc0`` whatever the routes say. Several links may run at once;
-their bridge ports are isolated, so each child reaches only this namespace. "up" is child
-→ this namespace, "down" the other way; every frame counts, ARP included, and a rate cap
-counts Ethernet frames (IP packet + 14 bytes).
+Link *index* n (1..200) puts the child at ``198.18.0.{10+n}/24`` (device ``dcl<n>f``,
+MAC ``02:dc:00:00:00:<n in hex>``, fixed so this side's ARP cache stays right when a link
+is made again; default route via 198.18.0.1). The other end, ``dcl<n>n``, is a port of
+the bridge ``dclab`` that holds ``dc0``'s veth peer: the link sits on ``dc0``'s own
+segment because Janus (libnice) pins its media sockets to the ICE interface
+(``IP_UNICAST_IF``), so its replies leave through ``dc0`` whatever the routes say. A hub
+with ICE on ``dc0`` alone serves rooms behind any number of links. The bridge ports are
+isolated: each child reaches only this namespace. "up" is child → this namespace, "down"
+the other way; every frame counts, ARP included, and a rate cap counts whole Ethernet
+frames (IP packet + 14 bytes).
 
 A process started with :meth:`ImpairedLink.popen` (or :meth:`ImpairedLink.command` for
-asyncio) reaches this namespace's 198.18.0.1 only through the relay, TCP and UDP alike.
-Services that listen on 127.0.0.1 here cannot be reached from the child.
-:meth:`ImpairedLink.stop` (also run at exit) ends those processes, anything else left in
-the child namespace, and the relay; the devices, the namespace and (with the last link)
-the bridge go with them.
+asyncio) reaches 198.18.0.1 only through the relay, TCP and UDP alike; services that
+listen on 127.0.0.1 here are out of its reach (``LocalHub(ws_ip="0.0.0.0")`` serves it
+at ``ws://198.18.0.1:<port>/``). :meth:`ImpairedLink.stop` (also run at exit) ends those
+processes, anything else left in the child namespace, and the relay; the devices, the
+namespace and (with the last link) the bridge go with them. If the owning process is
+killed outright the relay still ends and takes the child's processes with it; only the
+empty bridge stays until the test namespace goes.
 """
 
 from __future__ import annotations
@@ -84,13 +88,14 @@ ip link set "$3" type bridge_slave isolated on
 ip link set "$3" up
 """
 
-# the child namespace: $1 its TAP, $2 its address/prefix, $3 the gateway, $4 MTU
+# the child namespace: $1 its TAP, $2 its address/prefix, $3 the gateway, $4 MTU, $5 MAC
+# (fixed per index, so a link made again is not shadowed by this side's ARP cache)
 _FAR_SETUP = f"""
 set -e
 ip link set lo up
 no_ipv6() {{ {_NO_IPV6}; }}
 no_ipv6 "$1"
-ip link set "$1" mtu "$4" up
+ip link set "$1" address "$5" mtu "$4" up
 ip address add "$2" dev "$1"
 ip route add default via "$3" dev "$1"
 """
@@ -115,6 +120,7 @@ class ImpairedLink:
         self.index, self.seed = index, seed
         self.near, self.far = netns.ADDRESS, f"198.18.0.{10 + index}"
         self.near_device, self.far_device = f"dcl{index}n", f"dcl{index}f"
+        self.mac = f"02:dc:00:00:00:{index:02x}"
         self.up, self.down = Impairment(), Impairment()
         self._relay: subprocess.Popen[bytes] | None = None
         self._pending = b""
@@ -148,7 +154,7 @@ class ImpairedLink:
         _run(["ip", "link", "set", self.far_device, "netns", str(self.pid)])
         peer = netns.INTERFACE + "p"
         _run(["sh", "-c", _NEAR_SETUP, "near", BRIDGE, peer, self.near_device, str(MTU)])
-        far_args = [self.far_device, f"{self.far}/24", self.near, str(MTU)]
+        far_args = [self.far_device, f"{self.far}/24", self.near, str(MTU), self.mac]
         _run(self.command(["sh", "-c", _FAR_SETUP, "far", *far_args]))
 
     def set(self, up: Impairment | None = None, down: Impairment | None = None) -> None:
