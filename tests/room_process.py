@@ -1,0 +1,126 @@
+"""A room as its own process, for tests and benches that put it behind an impaired link.
+
+    ROOM_PIN=2468 python -m tests.room_process --url ws://198.18.0.1:8188/ --room 1234 --name "Xã C"
+
+Joins with a synthetic camera (frame counter in the picture) and a tone, then prints one
+JSON line per state change ``{"t", "event": "state", "state", "attempt"}`` and, every
+0.2 s, ``{"t", "event": "frames", "seen": {room: frames decoded}, "stale": [rooms]}``.
+``t`` is ``time.monotonic()``, which every process on the machine shares. Ends on SIGTERM
+(leaving the meeting) or when stdin closes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+from devices import Playout, SyntheticCamera, SyntheticMicrophone
+from endpoint import Call, CallEvent, HubSettings, StateChanged
+
+REPORT_EVERY = 0.2
+
+
+def say(event: str, **fields: Any) -> None:
+    print(json.dumps({"t": time.monotonic(), "event": event, **fields}), flush=True)
+
+
+def on_event(event: CallEvent) -> None:
+    if isinstance(event, StateChanged):
+        say("state", state=event.state.value, attempt=event.attempt, reason=str(event.reason))
+
+
+async def report(call: Call, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        seen = {p.display: p.video.seq for p in call.participants.values()}
+        stale = [p.display for p in call.participants.values() if p.stale]
+        say("frames", seen=seen, stale=stale)
+        await asyncio.sleep(REPORT_EVERY)
+
+
+async def main(args: argparse.Namespace) -> None:
+    camera = SyntheticCamera(args.name, 320, 180, 15)
+    camera.start()
+    settings = HubSettings(
+        url=args.url, room=args.room, display=args.name, pin=os.environ.get("ROOM_PIN")
+    )
+    call = Call(settings, camera, SyntheticMicrophone(args.tone), Playout())
+    call.listen(on_event)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_reader(sys.stdin.fileno(), lambda: sys.stdin.read(1) or stop.set())
+    await call.join()
+    reporter = asyncio.create_task(report(call, stop))
+    await stop.wait()
+    await call.leave()
+    reporter.cancel()
+    camera.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--room", type=int, required=True)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--tone", type=float, default=440.0)
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(created).3f %(name)s: %(message)s"
+    )
+    for noisy in ("aioice", "aiortc"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    asyncio.run(main(parser.parse_args()))
+
+
+class RemoteRoom:
+    """The parent's view of a room process: its reports, read on a thread as they come."""
+
+    def __init__(self, proc: Any) -> None:
+        import threading
+
+        self.proc = proc
+        self.lines: list[dict[str, Any]] = []
+        self._reader = threading.Thread(target=self._read, name="room-reader", daemon=True)
+        self._reader.start()
+
+    @staticmethod
+    def argv(url: str, room: int, name: str, tone: float = 440.0) -> list[str]:
+        return [sys.executable, "-m", "tests.room_process", "--url", url, "--room", str(room),
+                "--name", name, "--tone", str(tone)]  # fmt: skip
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            try:
+                self.lines.append(json.loads(line))
+            except ValueError:
+                continue
+
+    def state(self) -> str | None:
+        states = [line["state"] for line in self.lines if line["event"] == "state"]
+        return states[-1] if states else None
+
+    def state_since(self, state: str, after: float) -> float | None:
+        """When the room first reported *state* after time *after*."""
+        return next(
+            (x["t"] for x in self.lines if x["event"] == "state" and x["state"] == state
+             and x["t"] >= after), None,
+        )  # fmt: skip
+
+    def frames(self, display: str) -> int:
+        reports = [x for x in self.lines if x["event"] == "frames"]
+        return int(reports[-1]["seen"].get(display, 0)) if reports else 0
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except Exception:  # noqa: BLE001 - it must go either way
+                self.proc.kill()
+                self.proc.wait()
