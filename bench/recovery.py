@@ -50,12 +50,12 @@ def room(hub: LocalHub, name: str) -> Call:
     return Call(settings, camera, SyntheticMicrophone(), Playout())
 
 
-async def until(predicate: Callable[[], bool], what: str) -> float:
+async def until(predicate: Callable[[], bool], what: str | Callable[[], str]) -> float:
     """Poll every 10 ms; the time it became true."""
     deadline = time.monotonic() + TIMEOUT
     while not predicate():
         if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for: {what}")
+            raise SystemExit(f"timed out waiting for: {what if isinstance(what, str) else what()}")
         await asyncio.sleep(0.01)
     return time.monotonic()
 
@@ -74,8 +74,12 @@ async def decoding_again(call: Call, display: str, after: float, frames: int = 5
         start.setdefault(p.feed, p.video.seq)
         return p.video.seq >= start[p.feed] + frames
 
+    def state() -> str:
+        rooms = [(p.display, p.video.seq, p.stale) for p in call.participants.values()]
+        return f"{call.settings.display} decoding {display} ({call.state.value}, {rooms})"
+
     start: dict[int, int] = {}
-    return await until(fresh, f"{call.settings.display} decoding {display}")
+    return await until(fresh, state)
 
 
 async def remote_decoding(far: RemoteRoom, display: str, after: float) -> float:

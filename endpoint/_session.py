@@ -77,7 +77,7 @@ class Connection:
         self.subscriber.on_hangup = self.wiring.on_lost
         pub.listener = self.wiring.on_room_event
         if resume is not None and self.claimed:
-            return await self.publisher.republish(tracks, resume.feed)
+            return await self.publisher.republish(tracks, resume.feed, resume.private_id)
         return await self.publisher.join(tracks)
 
     async def _handles(self, timeout: float, resume: Resume | None) -> tuple[Handle, Handle]:

@@ -143,10 +143,12 @@ class Publisher:
         await set_remote(self.pc, reply.jsep)
         return feeds_of(reply.data)
 
-    async def republish(self, tracks: list[MediaStreamTrack], feed: int) -> list[Feed]:
+    async def republish(
+        self, tracks: list[MediaStreamTrack], feed: int, private_id: int | None
+    ) -> list[Feed]:
         """Publish again from a claimed session's handle: still the same room member
         (feed *feed*) to the others, with a new PeerConnection. Returns who publishes."""
-        self.id = feed
+        self.id, self.private_id = feed, private_id
         await self._unpublish()
         offer = await self._offer(tracks)
         body = {"request": "publish", "audio": True, "video": True}

@@ -150,6 +150,7 @@ class Call:
         self._media = Tasks("call")  # lives as long as one connection
         self._recovery = Tasks("call:recover")
         self._drains: dict[str, int] = {}  # mid -> feed its track carries
+        self._announced: set[int] = set()  # feeds the hub announced during this connection
         self._batches = itertools.count()  # names the tasks that subscribe new arrivals
 
     # -- observers --------------------------------------------------------------
@@ -204,11 +205,14 @@ class Call:
         self._mic_track = MicrophoneTrack(self.microphone, self.clock)
         self._mic_track.muted = self._muted
         self._tracks = [CameraTrack(self.camera, self.clock), self._mic_track]
+        self._announced = set()
         feeds = await self._conn.open(self._tracks, timeout, self._resume)
         assert self._conn.publisher is not None
         self._conn.publisher.pc.on("connectionstatechange", self._media_state)
         self._resume = self._conn.resume()
-        for gone in set(self.participants) - {feed.id for feed in feeds}:
+        # Rooms from before the break that the hub no longer lists are gone; rooms the
+        # hub announced while we were joining are not in its list, but they are here.
+        for gone in set(self.participants) - {f.id for f in feeds} - self._announced:
             self._drop(gone)
         await self._add_feeds(feeds)
         self._media.spawn("liveness", self._watch())
@@ -327,7 +331,9 @@ class Call:
 
     def _room_event(self, data: Json) -> None:
         if data.get("publishers"):
-            self._media.spawn(f"add:{next(self._batches)}", self._add_feeds(feeds_of(data)))
+            feeds = feeds_of(data)
+            self._announced.update(f.id for f in feeds)
+            self._media.spawn(f"add:{next(self._batches)}", self._add_feeds(feeds))
         feed = data.get("unpublished")
         if isinstance(feed, int) and feed in self.participants:
             self._paused(feed)  # it may publish again (a room rejoining): keep its tile
