@@ -181,3 +181,27 @@ async def test_stalled_signaling_alone_does_not_break_a_meeting(room: Any) -> No
     await wait_until(lambda: a.state is not CallState.IN_MEETING, timeout=6)
     assert 5.5 < time.monotonic() - stalled < 8.0
     await wait_until(lambda: a.state is CallState.IN_MEETING, timeout=15)
+
+
+async def test_a_room_announced_while_joining_is_kept(
+    room: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hub may announce a newcomer between its join reply and the end of our join;
+    the newcomer is not in that reply, and must not be dropped as a room that left."""
+    import endpoint._session as session
+
+    class Racing(session.Connection):
+        async def open(self, *args: Any, **kwargs: Any) -> Any:
+            feeds = await super().open(*args, **kwargs)
+            late = {"publishers": [{"id": 424242, "display": "Xã Muộn"}]}
+            self.wiring.on_room_event({"janus": "event", "plugindata": {"data": late}})
+            for _ in range(3):
+                await asyncio.sleep(0)  # the call takes the newcomer in before its join ends
+            return feeds
+
+    monkeypatch.setattr("endpoint.call.Connection", Racing)
+    a = room("Xã A")
+    await a.join()
+    assert a.state is CallState.IN_MEETING
+    await asyncio.sleep(0.5)
+    assert peer(a, "Xã Muộn"), "announced during the join, then dropped"
