@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-HUB_SILENT_AFTER = 2.5  # s without a byte from the hub, while media is quiet too
+HUB_SILENT_AFTER = 2.0  # s without a byte from the hub, while UDP is quiet too
 HUB_SILENT_MAX = 6.0  # s without signaling even while media still arrives
 STALE_AFTER = 2.0  # s without a frame from a room: its tile says «mất kết nối»
 FIRST_MEDIA_GRACE = 4.0  # s a room that just appeared may take to send its first frame
