@@ -123,6 +123,11 @@ class JanusClient:
         self.heard = time.monotonic()  # when anything last arrived from the hub
         self.on_lost: Callable[[str], None] = lambda why: None
 
+    @property
+    def connected(self) -> bool:
+        """The WebSocket is open and has not been given up on."""
+        return self._ws is not None and not self._ws.closed and not self.closed.is_set()
+
     def _ssl(self) -> ssl.SSLContext | bool:
         if not self.url.startswith("wss:"):
             return False
@@ -268,7 +273,7 @@ class JanusClient:
 
         Without *destroy* the hub keeps the session for a later ``claim``, and a
         connection already lost is not given time for a close handshake."""
-        alive = self._ws is not None and not self._ws.closed and not self.closed.is_set()
+        alive = self.connected
         if destroy and alive and self.session_id is not None:
             with contextlib.suppress(HubProtocolError, ConnectionLost, HubRequestError):
                 await self.send({"janus": "destroy"}, timeout=2.0)
@@ -301,6 +306,8 @@ def _frame_error(error: object) -> str:
 
 
 def _tls_reason(err: BaseException) -> FailReason:
-    if isinstance(err, (ssl.SSLError, aiohttp.ClientConnectorCertificateError)):
+    """TLS (give up) only when the hub's certificate is refused; a garbled or cut
+    handshake is a link problem worth retrying."""
+    if isinstance(err, (ssl.SSLCertVerificationError, aiohttp.ClientConnectorCertificateError)):
         return FailReason.TLS
     return FailReason.HUB_UNREACHABLE

@@ -14,13 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiortc import MediaStreamTrack
+from aiortc import MediaStreamTrack, RTCPeerConnection
 
 from endpoint._janus_ws import SESSION_NOT_FOUND, EventListener, Handle, JanusClient
 from endpoint._videoroom import PLUGIN, Feed, Publisher, RoomAccess, Subscriber, TrackCallback
 from endpoint.errors import EndpointError, HubRequestError
 
 log = logging.getLogger(__name__)
+
+DISCARD_SECONDS = 2.0
 
 
 def _received(transport: Any) -> int:
@@ -113,6 +115,9 @@ class Connection:
             return None
         return Resume(self.client.session_id, pub.handle.id, sub.handle.id, pub.id, pub.private_id)
 
+    def peer_connections(self) -> list[RTCPeerConnection]:
+        return [part.pc for part in (self.publisher, self.subscriber) if part is not None]
+
     def packets_in(self) -> int:
         """UDP packets received from the hub so far (media and RTCP, both connections).
 
@@ -141,8 +146,24 @@ class Connection:
     async def close(self, destroy: bool = True) -> None:
         """Close media and signaling; keep the hub session for a claim unless *destroy*."""
         self.client.on_lost = lambda why: None
-        if self.subscriber is not None:
-            await self.subscriber.close()
-        if self.publisher is not None:
-            await self.publisher.pc.close()
-        await self.client.close(destroy=destroy)
+        try:
+            if self.subscriber is not None:
+                await self.subscriber.close()
+            if self.publisher is not None:
+                await self.publisher.pc.close()
+        finally:
+            await self.client.close(destroy=destroy)
+
+
+async def discard(url: str, resume: Resume, client: dict[str, str | None]) -> None:
+    """End a session the hub still holds for us (best effort, bounded): claim, destroy."""
+    timeout = DISCARD_SECONDS
+    janus = JanusClient(url, **client)
+    try:
+        async with asyncio.timeout(timeout):
+            await janus.connect(timeout, claim=resume.session)
+        log.info("ending the hub session %s we no longer need", resume.session)
+    except (EndpointError, TimeoutError) as err:
+        log.info("could not end the old hub session: %s", err)
+    finally:
+        await janus.close(destroy=janus.session_id is not None)

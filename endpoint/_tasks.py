@@ -47,6 +47,12 @@ class Tasks:
     def names(self) -> list[str]:
         return sorted(self._running)
 
+    async def wait(self) -> None:
+        """Wait (without cancelling) until every task running now has ended."""
+        current = asyncio.current_task()
+        tasks = [task for task in self._running.values() if task is not current]
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     async def close(self) -> None:
         """Cancel every task (except the caller's own) and wait until they are gone."""
         current = asyncio.current_task()

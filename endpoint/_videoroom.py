@@ -231,22 +231,29 @@ class Subscriber:
         handle.listener = self._hub_event
 
     async def add(self, feeds: list[Feed], private_id: int | None) -> None:
-        """Subscribe to *feeds* (the first call joins, later ones update)."""
-        new = [f.id for f in feeds if f.id not in self.feeds]
-        if not new:
-            return
+        """Subscribe to *feeds* (the first call joins, later ones update); a feed the hub
+        refuses is forgotten, so a later announcement of it subscribes again."""
         async with self._lock:
+            new = [f.id for f in feeds if f.id not in self.feeds]  # decided under the lock
+            if not new:
+                return
             self.feeds.update(new)
-            streams = [{"feed": feed} for feed in new]
-            if self._joined:
-                reply = await self.handle.request({"request": "update", "subscribe": streams})
-            else:
-                body = self.access.body(request="join", ptype="subscriber", streams=streams)
-                if private_id is not None:
-                    body["private_id"] = private_id
-                reply = await self.handle.request(body)
-                self._joined = True
-            await self._negotiate(reply)
+            try:
+                await self._subscribe([{"feed": feed} for feed in new], private_id)
+            except BaseException:
+                self.feeds.difference_update(new)
+                raise
+
+    async def _subscribe(self, streams: list[Json], private_id: int | None) -> None:
+        if self._joined:
+            reply = await self.handle.request({"request": "update", "subscribe": streams})
+        else:
+            body = self.access.body(request="join", ptype="subscriber", streams=streams)
+            if private_id is not None:
+                body["private_id"] = private_id
+            reply = await self.handle.request(body)
+            self._joined = True
+        await self._negotiate(reply)
 
     def forget(self, feed: int) -> None:
         """The hub dropped *feed*'s streams itself (it stopped publishing)."""

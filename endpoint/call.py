@@ -27,11 +27,11 @@ from devices import Camera, LatestFrame, Microphone, Playout
 from endpoint._backoff import Backoff
 from endpoint._janus_ws import Json
 from endpoint._liveness import CHECK_EVERY, MediaClock, hub_lost
-from endpoint._session import Connection, Resume, Wiring
+from endpoint._session import Connection, Resume, Wiring, discard
 from endpoint._tasks import Tasks
 from endpoint._tracks import CameraTrack, MicrophoneTrack
 from endpoint._videoroom import Feed, RoomAccess, feeds_of
-from endpoint.errors import ConnectionLost, EndpointError, FailReason
+from endpoint.errors import ConnectionLost, EndpointError, FailReason, HubRequestError
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,10 @@ LONG_ATTEMPT = 3
 FINAL = frozenset(
     {FailReason.WRONG_PIN, FailReason.NO_SUCH_ROOM, FailReason.UNAUTHORIZED, FailReason.TLS}
 )
+# Failures of the link: retried every second or so. Others (the hub refusing or
+# misbehaving) back off to tens of seconds, so 25 rooms do not hammer a sick hub.
+QUICK_RETRY = frozenset({FailReason.HUB_UNREACHABLE, FailReason.CONNECTION_LOST, FailReason.MEDIA})
+UPLINK_GRACE = 1.0  # s after the hub says it hears no audio from us before we rejoin
 
 
 class CallState(Enum):
@@ -149,6 +153,7 @@ class Call:
         self._tracks: list[MediaStreamTrack] = []
         self._media = Tasks("call")  # lives as long as one connection
         self._recovery = Tasks("call:recover")
+        self._closing = Tasks("call:close")  # closes that must finish, even in a leave
         self._drains: dict[str, int] = {}  # mid -> feed its track carries
         self._announced: set[int] = set()  # feeds the hub announced during this connection
         self._batches = itertools.count()  # names the tasks that subscribe new arrivals
@@ -200,47 +205,74 @@ class Call:
     async def _connect(self, timeout: float) -> None:
         s = self.settings
         access = RoomAccess(s.room, s.pin, s.display, s.ice_servers)
-        wiring = Wiring(self._remote_track, self._room_message, self._connection_lost)
-        self._conn = Connection(s.url, access, wiring, token=s.token, ca_file=s.ca_file)
+        wiring = Wiring(
+            lambda *track: self._remote_track(*track) if self._conn is conn else None,
+            lambda message: self._room_message(message) if self._conn is conn else None,
+            lambda why: self._connection_lost(why) if self._conn is conn else None,
+        )  # a connection being closed has no say any more
+        conn = self._conn = Connection(s.url, access, wiring, token=s.token, ca_file=s.ca_file)
         self._mic_track = MicrophoneTrack(self.microphone, self.clock)
         self._mic_track.muted = self._muted
         self._tracks = [CameraTrack(self.camera, self.clock), self._mic_track]
         self._announced = set()
         feeds = await self._conn.open(self._tracks, timeout, self._resume)
-        assert self._conn.publisher is not None
-        self._conn.publisher.pc.on("connectionstatechange", self._media_state)
-        self._resume = self._conn.resume()
+        for pc in conn.peer_connections():
+            pc.on("connectionstatechange", self._media_state)
+        self._resume = conn.resume()
         # Rooms from before the break that the hub no longer lists are gone; rooms the
         # hub announced while we were joining are not in its list, but they are here.
         for gone in set(self.participants) - {f.id for f in feeds} - self._announced:
             self._drop(gone)
-        await self._add_feeds(feeds)
         self._media.spawn("liveness", self._watch())
+        try:
+            await self._add_feeds(feeds)
+        except EndpointError as err:  # one room gone meanwhile must not fail the join
+            log.warning("could not receive every room: %s", err)
 
     async def leave(self) -> None:
-        """Leave cleanly (also stops reconnecting); ends in IDLE."""
-        if self.state in (CallState.IDLE, CallState.LEAVING):
+        """Leave cleanly (also stops reconnecting); ends in IDLE. Calling it again while
+        it runs (or after the first was cancelled) finishes the job."""
+        if self.state is CallState.IDLE:
             return
         self._set_state(CallState.LEAVING)
         await self._recovery.close()
-        if self._conn is not None:
+        await self._closing.wait()  # a close the rejoin had begun
+        resume = self._resume
+        if self._conn is not None and self._conn.client.connected:
             await self._conn.leave()
+            resume = None  # said goodbye; the close destroys the session
         await self._disconnect(destroy=True)
+        if resume is not None:  # the connection was lost: end the session the hub holds
+            await discard(self.settings.url, resume, self._client_args())
         self._drop_all()
         self._set_state(CallState.IDLE)
 
+    def _client_args(self) -> dict[str, str | None]:
+        return {"token": self.settings.token, "ca_file": self.settings.ca_file}
+
     async def _disconnect(self, destroy: bool) -> None:
-        """Close this connection's media and signaling; the participants stay."""
+        """Close this connection's media and signaling; the participants stay. The hub
+        session is kept for a claim only if it is the one to resume."""
         await self._media.close()
         self._drains.clear()
-        conn, self._conn = self._conn, None
+        conn = self._conn
         if conn is not None:
-            await conn.close(destroy=destroy)
+            resume = self._resume.session if self._resume is not None else None
+            keep = not destroy and conn.client.session_id == resume
+            closing = self._closing.spawn(f"close:{next(self._batches)}", self._close(conn, keep))
+            await asyncio.shield(closing)  # finished even if a leave cancels the rejoin
         for track in self._tracks:
             track.stop()  # the camera track stops listening to the camera
         self._mic_track, self._tracks = None, []
         if destroy:
             self._resume = None
+
+    async def _close(self, conn: Connection, keep: bool) -> None:
+        try:
+            await conn.close(destroy=not keep)
+        finally:
+            if self._conn is conn:
+                self._conn = None
 
     def _drop_all(self) -> None:
         for feed in list(self.participants):
@@ -261,12 +293,14 @@ class Call:
         self._mark_all_stale()
         self.backoff.reset()
         for attempt in itertools.count(1):
-            await asyncio.sleep(self.backoff.delay())
+            await asyncio.sleep(self.backoff.delay(slow=reason not in QUICK_RETRY))
             self._set_state(CallState.RECONNECTING, reason, detail, attempt=attempt, since=since)
             try:
                 await self._connect(self._attempt_timeout(attempt))
             except Exception as err:  # noqa: BLE001 - decide below whether to keep trying
-                await self._disconnect(destroy=False)
+                # A claimed session the hub refuses to publish on again is given up.
+                refused = isinstance(err, HubRequestError)
+                await self._disconnect(destroy=refused and self._conn is not None)
                 reason, detail = _reason(err)
                 if reason in FINAL:
                     await self._disconnect(destroy=True)
@@ -283,8 +317,8 @@ class Call:
         return full if attempt % LONG_ATTEMPT == 0 else min(full, REJOIN_TIMEOUT)
 
     def _media_state(self) -> None:
-        publisher = self._conn.publisher if self._conn is not None else None
-        if publisher is not None and publisher.pc.connectionState == "failed":
+        pcs = self._conn.peer_connections() if self._conn is not None else []
+        if any(pc.connectionState == "failed" for pc in pcs):
             self._lose(FailReason.MEDIA, "media connection to the hub failed")
 
     def _connection_lost(self, why: str) -> None:
@@ -318,8 +352,8 @@ class Call:
         kind = message.get("janus")
         if kind == "hangup":
             self._lose(FailReason.MEDIA, f"hub hung up: {message.get('reason')}")
-        elif kind == "media" and message.get("type") == "audio" and not message.get("receiving"):
-            self._lose(FailReason.CONNECTION_LOST, "the hub receives no audio from this room")
+        elif kind == "media" and message.get("type") == "audio":
+            self._uplink(bool(message.get("receiving")))
         elif kind == "slowlink":
             log.info("hub reports a slow link: %.200s", message)
         elif kind == "event":
@@ -347,6 +381,18 @@ class Call:
             if participant is not None:
                 participant.talking = data["videoroom"] == "talking"
                 self._emit(TalkingChanged(participant))
+
+    def _uplink(self, receiving: bool) -> None:
+        """The hub hears our audio again, or has heard none for its no-media time: then,
+        unless it hears us again within ``UPLINK_GRACE``, our uplink is broken."""
+        if receiving:
+            self._media.cancel("uplink")
+        elif not self._media.running("uplink"):
+            self._media.spawn("uplink", self._uplink_lost())
+
+    async def _uplink_lost(self) -> None:
+        await asyncio.sleep(UPLINK_GRACE)
+        self._lose(FailReason.CONNECTION_LOST, "the hub receives no audio from this room")
 
     def _paused(self, feed: int) -> None:
         if self._conn is not None and self._conn.subscriber is not None:

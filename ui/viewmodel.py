@@ -120,10 +120,12 @@ class CallViewModel(QObject):
             self.toggle_mute()
 
     def join(self) -> None:
-        self._tasks.spawn("join", self.call.join())
+        if not self._tasks.running("join"):  # a second tap while joining changes nothing
+            self._tasks.spawn("join", self.call.join())
 
     def leave(self) -> None:
-        self._tasks.spawn("leave", self.call.leave())
+        if not self._tasks.running("leave"):
+            self._tasks.spawn("leave", self.call.leave())
 
     async def close(self) -> None:
         """Stop whatever the panel started (a join still under way, a leave)."""

@@ -143,6 +143,7 @@ class KioskWindow(QMainWindow):
         self.join_button.setVisible(state in (CallState.IDLE, CallState.CONNECTING))
         self.join_button.setEnabled(state is CallState.IDLE)
         self.retry_button.setVisible(state is CallState.FAILED)
+        self.leave_button.setEnabled(state is not CallState.LEAVING)
         if in_meeting:
             self.meeting.timer.start()
         else:

@@ -156,3 +156,37 @@ async def test_a_huge_hub_message_is_refused_with_a_clear_reason(huge_hub: str) 
         assert "limit" in reasons[0] and "None" not in reasons[0], reasons
     finally:
         await client.close()
+
+
+class CountingHandle(FakeHandle):
+    def __init__(self) -> None:
+        super().__init__()
+        self.bodies: list[Any] = []
+
+    async def request(self, body: Any, jsep: Any = None) -> Any:
+        from endpoint._janus_ws import Reply
+
+        self.bodies.append(body)
+        await asyncio.sleep(0.05)
+        return Reply({"videoroom": "attached"}, None)
+
+
+async def test_a_room_announced_twice_at_once_is_subscribed_once() -> None:
+    from endpoint._videoroom import Feed
+
+    handle = CountingHandle()
+    subscriber = Subscriber(handle, ACCESS, lambda mid, track, feed: None)  # type: ignore[arg-type]
+    feed = [Feed(4, "Xã D")]
+    await asyncio.gather(subscriber.add(feed, None), subscriber.add(feed, None))
+    await subscriber.close()
+    assert len(handle.bodies) == 1, handle.bodies
+
+
+def test_only_a_refused_certificate_is_a_tls_failure() -> None:
+    import ssl
+
+    from endpoint._janus_ws import _tls_reason
+    from endpoint.errors import FailReason
+
+    assert _tls_reason(ssl.SSLCertVerificationError("bad cert")) is FailReason.TLS
+    assert _tls_reason(ssl.SSLError("garbled handshake")) is FailReason.HUB_UNREACHABLE

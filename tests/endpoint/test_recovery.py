@@ -205,3 +205,44 @@ async def test_a_room_announced_while_joining_is_kept(
     assert a.state is CallState.IN_MEETING
     await asyncio.sleep(0.5)
     assert peer(a, "Xã Muộn"), "announced during the join, then dropped"
+
+
+async def test_leaving_while_reconnecting_leaves_no_ghost(room: Any, own_hub: LocalHub) -> None:
+    a, b = in_room(room, own_hub, "Xã A"), in_room(room, own_hub, "Xã B")
+    await a.join()
+    await b.join()
+    await frames_flow(b, "Xã A")
+    assert a._conn is not None and a._conn.client._ws is not None
+    await a._conn.client._ws.close()  # the hub still holds a's session
+    await wait_until(lambda: a.state is CallState.RECONNECTING, timeout=5)
+    await a.leave()
+    assert a.state is CallState.IDLE
+    await wait_until(lambda: not peer(b, "Xã A"), timeout=5)  # not 20 s later
+
+
+async def test_a_second_or_interrupted_leave_still_leaves(room: Any) -> None:
+    a, b = room("Xã A"), room("Xã B")
+    await a.join()
+    await b.join()
+    await frames_flow(b, "Xã A")
+    first = asyncio.ensure_future(a.leave())
+    await asyncio.sleep(0.01)
+    first.cancel()  # as a second tap (or the app stopping) used to do
+    await a.leave()
+    assert a.state is CallState.IDLE
+    await asyncio.gather(a.leave(), a.leave())
+    await wait_until(lambda: not peer(b, "Xã A"), timeout=5)
+
+
+async def test_a_short_audio_gap_at_the_hub_is_not_a_broken_uplink(room: Any) -> None:
+    a = room("Xã A")
+    await a.join()
+    silent = {"janus": "media", "type": "audio", "receiving": False}
+    a._room_message(silent)
+    await asyncio.sleep(0.5)
+    a._room_message({**silent, "receiving": True})
+    await asyncio.sleep(1.5)
+    assert a.state is CallState.IN_MEETING
+    a._room_message(silent)
+    await wait_until(lambda: a.state is not CallState.IN_MEETING, timeout=3)
+    await wait_until(lambda: a.state is CallState.IN_MEETING, timeout=15)
