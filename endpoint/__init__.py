@@ -1,8 +1,9 @@
 """diemcau endpoint layer: hub signaling, the call, media tracks. asyncio + aiortc, no Qt."""
 
 from endpoint._tasks import Tasks
-from endpoint.call import (
-    Call,
+from endpoint.call import Call
+from endpoint.errors import EndpointError, FailReason
+from endpoint.events import (
     CallEvent,
     CallState,
     HubSettings,
@@ -13,7 +14,6 @@ from endpoint.call import (
     StateChanged,
     TalkingChanged,
 )
-from endpoint.errors import EndpointError, FailReason
 
 __all__ = [
     "Call",

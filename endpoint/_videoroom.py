@@ -78,6 +78,34 @@ def feeds_of(data: Json) -> list[Feed]:
     return feeds
 
 
+@dataclass(frozen=True)
+class RoomEvent:
+    """What a VideoRoom event says happened: rooms (re)publishing, one that stopped
+    publishing (it may come back), one that left, one that started or stopped talking."""
+
+    published: list[Feed]
+    unpublished: int | None = None
+    left: int | None = None
+    talking: tuple[int, bool] | None = None
+
+
+def room_event(data: Json) -> RoomEvent:
+    """Parse a VideoRoom event's data; a malformed one raises HubProtocolError."""
+    talking = None
+    if data.get("videoroom") in ("talking", "stopped-talking") and _is_id(data.get("id")):
+        talking = (data["id"], data["videoroom"] == "talking")
+    return RoomEvent(
+        feeds_of(data) if data.get("publishers") else [],
+        _id_or_none(data.get("unpublished")),
+        _id_or_none(data.get("leaving")),
+        talking,
+    )
+
+
+def _id_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def publishing_of(data: Json, own: int) -> list[Feed]:
     """Other rooms that publish, from a ``listparticipants`` answer."""
     feeds = []

@@ -10,28 +10,31 @@ going, or losing its media is announced to listeners as a small event object.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
-import av
 from aiortc import MediaStreamTrack
-from aiortc.mediastreams import MediaStreamError
 
-from devices import Camera, LatestFrame, Microphone, Playout
+from devices import Camera, Microphone, Playout
 from endpoint._backoff import Backoff
 from endpoint._janus_ws import Json
-from endpoint._liveness import CHECK_EVERY, MediaClock, hub_lost
+from endpoint._liveness import CHECK_EVERY, hub_lost
+from endpoint._roster import Roster
 from endpoint._session import Connection, Resume, Wiring, discard
 from endpoint._tasks import Tasks
 from endpoint._tracks import CameraTrack, MicrophoneTrack
-from endpoint._videoroom import Feed, RoomAccess, feeds_of
+from endpoint._videoroom import Feed, RoomAccess, room_event
 from endpoint.errors import ConnectionLost, EndpointError, FailReason, HubRequestError
+from endpoint.events import (
+    CallEvent,
+    CallState,
+    HubSettings,
+    Participant,
+    StateChanged,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,82 +51,6 @@ FINAL = frozenset(
 # misbehaving) back off to tens of seconds, so 25 rooms do not hammer a sick hub.
 QUICK_RETRY = frozenset({FailReason.HUB_UNREACHABLE, FailReason.CONNECTION_LOST, FailReason.MEDIA})
 UPLINK_GRACE = 1.0  # s after the hub says it hears no audio from us before we rejoin
-
-
-class CallState(Enum):
-    IDLE = "idle"
-    CONNECTING = "connecting"
-    IN_MEETING = "in-meeting"
-    RECONNECTING = "reconnecting"
-    LEAVING = "leaving"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class HubSettings:
-    """Where and how to join (secrets already read from their files)."""
-
-    url: str
-    room: int
-    display: str
-    pin: str | None = field(default=None, repr=False)
-    token: str | None = field(default=None, repr=False)
-    ca_file: str | None = None
-    ice_servers: tuple[str, ...] = ()
-    connect_timeout: float = 5.0
-
-
-@dataclass
-class Participant:
-    """Another room in the meeting, with its newest decoded video frame."""
-
-    feed: int
-    display: str
-    video: LatestFrame[av.VideoFrame] = field(default_factory=LatestFrame)
-    talking: bool = False
-    media: MediaClock = field(default_factory=lambda: MediaClock(time.monotonic()))
-
-    @property
-    def stale(self) -> bool:
-        """No media from this room for a while: its tile says «mất kết nối»."""
-        return self.media.stale
-
-
-@dataclass(frozen=True)
-class StateChanged:
-    """A new call state; while reconnecting, *attempt* counts tries since *since*
-    (the call's clock), and *reason* says what broke or what the last try hit."""
-
-    state: CallState
-    reason: FailReason | None = None
-    detail: str = ""
-    attempt: int = 0
-    since: float | None = None
-
-
-@dataclass(frozen=True)
-class ParticipantJoined:
-    participant: Participant
-
-
-@dataclass(frozen=True)
-class ParticipantLeft:
-    participant: Participant
-
-
-@dataclass(frozen=True)
-class TalkingChanged:
-    participant: Participant
-
-
-@dataclass(frozen=True)
-class MediaChanged:
-    """A room's media stopped arriving (``participant.stale``) or came back."""
-
-    participant: Participant
-
-
-CallEvent = StateChanged | ParticipantJoined | ParticipantLeft | TalkingChanged | MediaChanged
 
 
 class Call:
@@ -143,7 +70,7 @@ class Call:
         self.state = CallState.IDLE
         self.failure: StateChanged | None = None
         self.reconnecting: StateChanged | None = None
-        self.participants: dict[int, Participant] = {}
+        self.roster = Roster(playout, self._emit, clock)
         self.backoff = Backoff()
         self._listeners: list[Callable[[CallEvent], None]] = []
         self._muted = False
@@ -154,9 +81,13 @@ class Call:
         self._media = Tasks("call")  # lives as long as one connection
         self._recovery = Tasks("call:recover")
         self._closing = Tasks("call:close")  # closes that must finish, even in a leave
-        self._drains: dict[str, int] = {}  # mid -> feed its track carries
         self._announced: set[int] = set()  # feeds the hub announced during this connection
         self._batches = itertools.count()  # names the tasks that subscribe new arrivals
+
+    @property
+    def participants(self) -> dict[int, Participant]:
+        """The other rooms in the meeting, by feed id."""
+        return self.roster.participants
 
     # -- observers --------------------------------------------------------------
     def listen(self, callback: Callable[[CallEvent], None]) -> Callable[[], None]:
@@ -197,7 +128,7 @@ class Call:
             await self._connect(self.settings.connect_timeout)
         except Exception as err:  # noqa: BLE001 - every failure ends as a reason on screen
             await self._disconnect(destroy=True)
-            self._drop_all()
+            self.roster.drop_all()
             self._set_state(CallState.FAILED, *_reason(err))
         else:
             self._set_state(CallState.IN_MEETING)
@@ -206,7 +137,7 @@ class Call:
         s = self.settings
         access = RoomAccess(s.room, s.pin, s.display, s.ice_servers)
         wiring = Wiring(
-            lambda *track: self._remote_track(*track) if self._conn is conn else None,
+            lambda *track: self.roster.carry(*track) if self._conn is conn else None,
             lambda message: self._room_message(message) if self._conn is conn else None,
             lambda why: self._connection_lost(why) if self._conn is conn else None,
         )  # a connection being closed has no say any more
@@ -221,8 +152,7 @@ class Call:
         self._resume = conn.resume()
         # Rooms from before the break that the hub no longer lists are gone; rooms the
         # hub announced while we were joining are not in its list, but they are here.
-        for gone in set(self.participants) - {f.id for f in feeds} - self._announced:
-            self._drop(gone)
+        self.roster.keep_only({f.id for f in feeds} | self._announced)
         self._media.spawn("liveness", self._watch())
         try:
             await self._add_feeds(feeds)
@@ -244,7 +174,7 @@ class Call:
         await self._disconnect(destroy=True)
         if resume is not None:  # the connection was lost: end the session the hub holds
             await discard(self.settings.url, resume, self._client_args())
-        self._drop_all()
+        self.roster.drop_all()
         self._set_state(CallState.IDLE)
 
     def _client_args(self) -> dict[str, str | None]:
@@ -254,7 +184,7 @@ class Call:
         """Close this connection's media and signaling; the participants stay. The hub
         session is kept for a claim only if it is the one to resume."""
         await self._media.close()
-        self._drains.clear()
+        await self.roster.stop_media()
         conn = self._conn
         if conn is not None:
             resume = self._resume.session if self._resume is not None else None
@@ -274,10 +204,6 @@ class Call:
             if self._conn is conn:
                 self._conn = None
 
-    def _drop_all(self) -> None:
-        for feed in list(self.participants):
-            self._drop(feed)
-
     # -- losing the hub and coming back -------------------------------------------------
     def _lose(self, reason: FailReason, detail: str) -> None:
         """The meeting broke: say so at once and start rejoining (once per break)."""
@@ -290,7 +216,7 @@ class Call:
     async def _rejoin(self, reason: FailReason, detail: str) -> None:
         since = self.clock()
         await self._disconnect(destroy=False)
-        self._mark_all_stale()
+        self.roster.mark_stale()
         self.backoff.reset()
         for attempt in itertools.count(1):
             await asyncio.sleep(self.backoff.delay(slow=reason not in QUICK_RETRY))
@@ -304,7 +230,7 @@ class Call:
                 reason, detail = _reason(err)
                 if reason in FINAL:
                     await self._disconnect(destroy=True)
-                    self._drop_all()
+                    self.roster.drop_all()
                     self._set_state(CallState.FAILED, reason, detail)
                     return
                 log.info("rejoin attempt %d failed (%s): %s", attempt, reason.value, detail)
@@ -329,10 +255,8 @@ class Call:
         packets, udp_heard = -1, self.clock()
         while True:
             await asyncio.sleep(CHECK_EVERY)
+            self.roster.check()
             now, conn = self.clock(), self._conn
-            for participant in self.participants.values():
-                if participant.media.check(now):
-                    self._emit(MediaChanged(participant))
             if conn is None:
                 continue
             if conn.packets_in() != packets:
@@ -340,12 +264,6 @@ class Call:
             why = hub_lost(now, _to_clock(conn.client.heard, now), udp_heard)
             if why is not None:
                 self._lose(FailReason.CONNECTION_LOST, why)
-
-    def _mark_all_stale(self) -> None:
-        for participant in self.participants.values():
-            if not participant.media.stale:
-                participant.media.stale = True
-                self._emit(MediaChanged(participant))
 
     # -- hub events -----------------------------------------------------------------
     def _room_message(self, message: Json) -> None:
@@ -364,23 +282,19 @@ class Call:
                 log.warning("ignoring malformed room event: %s", err)
 
     def _room_event(self, data: Json) -> None:
-        if data.get("publishers"):
-            feeds = feeds_of(data)
-            self._announced.update(f.id for f in feeds)
-            self._media.spawn(f"add:{next(self._batches)}", self._add_feeds(feeds))
-        feed = data.get("unpublished")
-        if isinstance(feed, int) and feed in self.participants:
-            self._paused(feed)  # it may publish again (a room rejoining): keep its tile
-        feed = data.get("leaving")
-        if isinstance(feed, int) and feed in self.participants:
-            self._drop(feed)
-            self._media.spawn(f"remove:{feed}", self._unsubscribe(feed))
-        if data.get("videoroom") in ("talking", "stopped-talking"):
-            feed = data.get("id")
-            participant = self.participants.get(feed) if isinstance(feed, int) else None
-            if participant is not None:
-                participant.talking = data["videoroom"] == "talking"
-                self._emit(TalkingChanged(participant))
+        event = room_event(data)
+        if event.published:
+            self._announced.update(f.id for f in event.published)
+            self._media.spawn(f"add:{next(self._batches)}", self._add_feeds(event.published))
+        if event.unpublished in self.participants:  # it may publish again: keep its tile
+            if self._conn is not None and self._conn.subscriber is not None:
+                self._conn.subscriber.forget(event.unpublished)
+            self.roster.mark_stale([event.unpublished])
+        if event.left is not None and event.left in self.participants:
+            self.roster.drop(event.left)
+            self._media.spawn(f"remove:{event.left}", self._unsubscribe(event.left))
+        if event.talking is not None:
+            self.roster.talking(*event.talking)
 
     def _uplink(self, receiving: bool) -> None:
         """The hub hears our audio again, or has heard none for its no-media time: then,
@@ -394,77 +308,14 @@ class Call:
         await asyncio.sleep(UPLINK_GRACE)
         self._lose(FailReason.CONNECTION_LOST, "the hub receives no audio from this room")
 
-    def _paused(self, feed: int) -> None:
-        if self._conn is not None and self._conn.subscriber is not None:
-            self._conn.subscriber.forget(feed)
-        participant = self.participants[feed]
-        if not participant.media.stale:
-            participant.media.stale = True
-            self._emit(MediaChanged(participant))
-
     async def _unsubscribe(self, feed: int) -> None:
         if self._conn is not None and self._conn.subscriber is not None:
             await self._conn.subscriber.remove(feed)
 
     async def _add_feeds(self, feeds: list[Feed]) -> None:
-        now = self.clock()
-        for feed in feeds:
-            if feed.id not in self.participants:
-                participant = Participant(feed.id, feed.display, media=MediaClock.starting(now))
-                self.participants[feed.id] = participant
-                self._emit(ParticipantJoined(participant))
+        self.roster.arrive(feeds)
         if self._conn is not None:
             await self._conn.add(feeds)
-
-    def _drop(self, feed: int) -> None:
-        participant = self.participants.pop(feed, None)
-        for mid in [mid for mid, owner in self._drains.items() if owner == feed]:
-            self._media.cancel(f"drain:{mid}")
-            del self._drains[mid]
-        self.playout.remove(feed)
-        if participant is not None:
-            self._emit(ParticipantLeft(participant))
-
-    # -- remote media -------------------------------------------------------------------
-    def _remote_track(self, mid: str, track: MediaStreamTrack, feed: int) -> None:
-        """*track* (m-line *mid*) now carries *feed*: drain it into that room's slots."""
-        participant = self.participants.get(feed)
-        old = self._drains.pop(mid, None)
-        if old is not None and old != feed:
-            self.playout.remove(old)
-        if participant is None:
-            self._media.cancel(f"drain:{mid}")
-            return
-        self._drains[mid] = feed
-        drain = (
-            self._drain_video(track, participant)
-            if track.kind == "video"
-            else self._drain_audio(track, participant)
-        )
-        self._media.spawn(f"drain:{mid}", drain)
-
-    def _heard(self, participant: Participant) -> None:
-        if participant.media.arrived(self.clock()):
-            self._emit(MediaChanged(participant))
-
-    async def _drain_video(self, track: MediaStreamTrack, participant: Participant) -> None:
-        """Decoded frames are always taken off the track (aiortc queues them unbounded)."""
-        with contextlib.suppress(MediaStreamError):
-            while True:
-                frame = await track.recv()
-                if isinstance(frame, av.VideoFrame):
-                    participant.video.put(frame, self.clock())
-                    self._heard(participant)
-
-    async def _drain_audio(self, track: MediaStreamTrack, participant: Participant) -> None:
-        with contextlib.suppress(MediaStreamError):
-            while True:
-                frame = await track.recv()
-                if not isinstance(frame, av.AudioFrame):
-                    continue
-                pcm = frame.to_ndarray().reshape(-1, len(frame.layout.channels))
-                self.playout.write(participant.feed, pcm.mean(axis=1).astype("float32") / 32768.0)
-                self._heard(participant)
 
 
 def _reason(err: BaseException) -> tuple[FailReason, str]:
@@ -479,12 +330,4 @@ def _to_clock(monotonic_time: float, now: float) -> float:
     return now - (time.monotonic() - monotonic_time)
 
 
-__all__ = [
-    "Call",
-    "CallEvent",
-    "CallState",
-    "ConnectionLost",
-    "HubSettings",
-    "MediaChanged",
-    "Participant",
-]
+__all__ = ["Call", "ConnectionLost"]
