@@ -36,7 +36,7 @@ class Roster:
     ) -> None:
         self.participants: dict[int, Participant] = {}
         self._playout, self._emit, self._clock = playout, emit, clock
-        self._drains: dict[str, int] = {}  # mid -> feed its track carries
+        self._drains: dict[str, tuple[int, MediaStreamTrack]] = {}  # mid -> (feed, its track)
         self._tasks = Tasks("roster")
 
     def arrive(self, feeds: list[Feed]) -> None:
@@ -53,9 +53,10 @@ class Roster:
 
     def drop(self, feed: int) -> None:
         participant = self.participants.pop(feed, None)
-        for mid in [mid for mid, owner in self._drains.items() if owner == feed]:
-            self._tasks.cancel(f"drain:{mid}")
-            del self._drains[mid]
+        for mid, (owner, track) in list(self._drains.items()):
+            if owner == feed:  # its track goes on being drained, into nothing
+                del self._drains[mid]
+                self._tasks.spawn(f"drain:{mid}", self._discard(track))
         self._playout.remove(feed)
         if participant is not None:
             self._emit(ParticipantLeft(participant))
@@ -89,12 +90,12 @@ class Roster:
         """*track* (m-line *mid*) now carries *feed*: drain it into that room's slots."""
         participant = self.participants.get(feed)
         old = self._drains.pop(mid, None)
-        if old is not None and old != feed:
-            self._playout.remove(old)
-        if participant is None:
-            self._tasks.cancel(f"drain:{mid}")
+        if old is not None and old[0] != feed:
+            self._playout.remove(old[0])
+        if participant is None:  # still drained: aiortc would queue its frames without end
+            self._tasks.spawn(f"drain:{mid}", self._discard(track))
             return
-        self._drains[mid] = feed
+        self._drains[mid] = (feed, track)
         drain = self._video if track.kind == "video" else self._audio
         self._tasks.spawn(f"drain:{mid}", drain(track, participant))
 
@@ -102,6 +103,11 @@ class Roster:
         """The connection that carried the tracks is gone."""
         await self._tasks.close()
         self._drains.clear()
+
+    async def _discard(self, track: MediaStreamTrack) -> None:
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                await track.recv()
 
     def _heard(self, participant: Participant) -> None:
         if participant.media.arrived(self._clock()):

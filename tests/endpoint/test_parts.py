@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -190,3 +191,34 @@ def test_only_a_refused_certificate_is_a_tls_failure() -> None:
 
     assert _tls_reason(ssl.SSLCertVerificationError("bad cert")) is FailReason.TLS
     assert _tls_reason(ssl.SSLError("garbled handshake")) is FailReason.HUB_UNREACHABLE
+
+
+class CountingTrack:
+    """A receiving track that always has a frame ready (as aiortc's queue would)."""
+
+    kind = "video"
+
+    def __init__(self) -> None:
+        self.taken = 0
+
+    async def recv(self) -> object:
+        await asyncio.sleep(0.001)
+        self.taken += 1
+        return object()
+
+
+async def test_tracks_of_unknown_or_departed_rooms_are_still_drained() -> None:
+    from devices import Playout
+    from endpoint._roster import Roster
+    from endpoint._videoroom import Feed
+
+    roster = Roster(Playout(), lambda event: None, time.monotonic)
+    stranger, member = CountingTrack(), CountingTrack()
+    roster.carry("0", stranger, 99)  # type: ignore[arg-type]  # no such room (yet)
+    roster.arrive([Feed(5, "Xã E")])
+    roster.carry("1", member, 5)  # type: ignore[arg-type]
+    roster.drop(5)
+    taken = (stranger.taken, member.taken)
+    await asyncio.sleep(0.3)
+    assert stranger.taken > taken[0] + 20 and member.taken > taken[1] + 20, "frames pile up"
+    await roster.stop_media()
