@@ -33,6 +33,7 @@ DEMO_SITE_NAME = "Xã Bản Vẽ"
 
 
 SCENE_SPEECH_AT, SCENE_ECHO_AT, SCENE_SECONDS = 1.0, 7.5, 11.5
+DECODING_WINDOW = 2.0  # s at the end over which the far end's frame counters must move
 DEMO_ZONE = {"name": "Dãy trái", "angles": [30, 110], "crop": [0.5, 0.45, 0.5, 0.55]}
 
 
@@ -94,7 +95,8 @@ async def _show(
 ) -> int:
     try:
         await _run_for(app, kiosk, seconds)
-        ok = kiosk.call.state is CallState.IN_MEETING
+        decoding = await _still_decoding(kiosk.call)
+        ok = kiosk.call.state is CallState.IN_MEETING and decoding
         if shot is not None:
             kiosk.window.grab().save(str(shot))
             print(f"screenshot: {shot}")
@@ -112,6 +114,24 @@ async def _run_for(app: QApplication, kiosk: KioskApp, seconds: float | None) ->
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(seconds):
             await closed.wait()
+
+
+async def _still_decoding(call: Call) -> bool:
+    """Whether the far end's frames are still being decoded at the end: every remote
+    room's frame counter moves over the last DECODING_WINDOW seconds."""
+    before = _frame_counts(call)
+    await asyncio.sleep(DECODING_WINDOW)
+    after = _frame_counts(call)
+    moved = {name: after.get(name, seq) - seq for name, seq in before.items()}
+    for name, frames in moved.items():
+        print(f"remote room {name!r}: {frames} new frames in the last {DECODING_WINDOW:.0f} s")
+    decoding = bool(moved) and all(moved.values())
+    print(f"far-end video still decoding: {'yes' if decoding else 'no'}")
+    return decoding
+
+
+def _frame_counts(call: Call) -> dict[str, int]:
+    return {p.display: p.video.seq for p in call.participants.values()}
 
 
 def _report(kiosk: KioskApp) -> None:
