@@ -115,8 +115,10 @@ class Connection:
             return None
         return Resume(self.client.session_id, pub.handle.id, sub.handle.id, pub.id, pub.private_id)
 
-    def peer_connections(self) -> list[RTCPeerConnection]:
-        return [part.pc for part in (self.publisher, self.subscriber) if part is not None]
+    def peer_connections(self) -> dict[str, RTCPeerConnection]:
+        """The media connections by role: "sending" (publisher), "receiving"."""
+        parts = {"sending": self.publisher, "receiving": self.subscriber}
+        return {role: part.pc for role, part in parts.items() if part is not None}
 
     def packets_in(self) -> int:
         """UDP packets received from the hub so far (media and RTCP, both connections).
@@ -126,9 +128,8 @@ class Connection:
         (its ``_get_stats``, the synchronous part of ``getStats``)."""
         transports = {
             t.receiver.transport
-            for part in (self.publisher, self.subscriber)
-            if part is not None
-            for t in part.pc.getTransceivers()
+            for pc in self.peer_connections().values()
+            for t in pc.getTransceivers()
         }
         return sum(_received(transport) for transport in transports)
 

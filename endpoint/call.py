@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aiortc import MediaStreamTrack
+from aiortc import MediaStreamTrack, RTCPeerConnection
 
 from devices import Camera, Microphone, Playout
 from endpoint._backoff import Backoff
@@ -147,8 +147,8 @@ class Call:
         self._tracks = [CameraTrack(self.camera, self.clock), self._mic_track]
         self._announced = set()
         feeds = await self._conn.open(self._tracks, timeout, self._resume)
-        for pc in conn.peer_connections():
-            pc.on("connectionstatechange", self._media_state)
+        for role, pc in conn.peer_connections().items():
+            pc.on("connectionstatechange", self._media_watch(conn, role, pc))
         self._resume = conn.resume()
         # Rooms from before the break that the hub no longer lists are gone; rooms the
         # hub announced while we were joining are not in its list, but they are here.
@@ -242,10 +242,18 @@ class Call:
         full = self.settings.connect_timeout
         return full if attempt % LONG_ATTEMPT == 0 else min(full, REJOIN_TIMEOUT)
 
-    def _media_state(self) -> None:
-        pcs = self._conn.peer_connections() if self._conn is not None else []
-        if any(pc.connectionState == "failed" for pc in pcs):
-            self._lose(FailReason.MEDIA, "media connection to the hub failed")
+    def _media_watch(
+        self, conn: Connection, role: str, pc: RTCPeerConnection
+    ) -> Callable[[], None]:
+        """A media connection that fails, or that aiortc closes by itself (ICE consent
+        expired: checks lost behind media on a loaded link), breaks the meeting."""
+
+        def changed() -> None:
+            log.info("%s media connection %s", role, pc.connectionState)
+            if self._conn is conn and pc.connectionState in ("failed", "closed"):
+                self._lose(FailReason.MEDIA, f"{role} media connection {pc.connectionState}")
+
+        return changed
 
     def _connection_lost(self, why: str) -> None:
         self._lose(FailReason.CONNECTION_LOST, why)

@@ -246,3 +246,17 @@ async def test_a_short_audio_gap_at_the_hub_is_not_a_broken_uplink(room: Any) ->
     a._room_message(silent)
     await wait_until(lambda: a.state is not CallState.IN_MEETING, timeout=3)
     await wait_until(lambda: a.state is CallState.IN_MEETING, timeout=15)
+
+
+async def test_a_receiving_connection_closed_under_us_is_rejoined(room: Any) -> None:
+    """aiortc closes a connection by itself when ICE consent expires (checks lost behind
+    media on a loaded link); the call must notice and come back, not sit frozen."""
+    a, b = room("Xã A"), room("Xã B")
+    await a.join()
+    await b.join()
+    await frames_flow(b, "Xã A")
+    assert b._conn is not None and b._conn.subscriber is not None
+    await b._conn.subscriber.pc.close()
+    await wait_until(lambda: b.state is CallState.RECONNECTING, timeout=3)
+    await wait_until(lambda: b.state is CallState.IN_MEETING, timeout=15)
+    await frames_flow(b, "Xã A")
