@@ -105,7 +105,10 @@ class Call:
         event = StateChanged(state, reason, detail, **extra)
         self.failure = event if state is CallState.FAILED else None
         self.reconnecting = event if state is CallState.RECONNECTING else None
-        log.info("call %s%s", state.value, f" ({reason.value}: {detail})" if reason else "")
+        log.info(
+            "call %s [%s]%s", state.value, self.settings.display,
+            f" ({reason.value}: {detail})" if reason else "",
+        )  # fmt: skip
         self._emit(event)
 
     # -- microphone ---------------------------------------------------------------
