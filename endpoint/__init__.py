@@ -1,5 +1,6 @@
 """diemcau endpoint layer: hub signaling, the call, media tracks. asyncio + aiortc, no Qt."""
 
+from endpoint._jitter import install as _install_video_jitter
 from endpoint._tasks import Tasks
 from endpoint.call import Call
 from endpoint.errors import EndpointError, FailReason
@@ -30,3 +31,5 @@ __all__ = [
     "TalkingChanged",
     "Tasks",
 ]
+
+_install_video_jitter()  # aiortc's receivers get our time-bounded video jitter buffer
