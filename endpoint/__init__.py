@@ -1,5 +1,6 @@
 """diemcau endpoint layer: hub signaling, the call, media tracks. asyncio + aiortc, no Qt."""
 
+from endpoint import _opus
 from endpoint._jitter import install as _install_video_jitter
 from endpoint._tasks import Tasks
 from endpoint.call import Call
@@ -15,6 +16,8 @@ from endpoint.events import (
     StateChanged,
     TalkingChanged,
 )
+
+_opus.install()  # mono ~28 kbit/s Opus with in-band FEC for every sender (see _opus.py)
 
 __all__ = [
     "Call",

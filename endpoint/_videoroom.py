@@ -15,6 +15,7 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCIceServer, RTCPeerConn
 from aiortc import RTCSessionDescription as SDP
 
 from endpoint._janus_ws import Handle, Json, Reply
+from endpoint._opus import opus_send_fmtp
 from endpoint._tasks import Tasks
 from endpoint.errors import HubProtocolError, HubRequestError
 
@@ -150,7 +151,8 @@ class Publisher:
     async def _offer(self, tracks: list[MediaStreamTrack]) -> Json:
         for track in tracks:
             self.pc.addTransceiver(track, direction="sendonly")
-        await self.pc.setLocalDescription(await self.pc.createOffer())
+        offer = await self.pc.createOffer()
+        await self.pc.setLocalDescription(SDP(opus_send_fmtp(offer.sdp), offer.type))
         return {"type": "offer", "sdp": self.pc.localDescription.sdp}
 
     async def join(self, tracks: list[MediaStreamTrack]) -> list[Feed]:
