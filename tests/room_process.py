@@ -116,6 +116,17 @@ class RemoteRoom:
         reports = [x for x in self.lines if x["event"] == "frames"]
         return int(reports[-1]["seen"].get(display, 0)) if reports else 0
 
+    def longest_gap(self, display: str, since: float) -> float:
+        """Longest time after *since* that *display*'s decoded frame count stood still
+        (to the report period, 0.2 s), up to the latest report."""
+        reports = [(x["t"], x["seen"].get(display, 0)) for x in self.lines
+                   if x["event"] == "frames" and x["t"] >= since]  # fmt: skip
+        longest, moved, count = 0.0, since, None
+        for t, seen in reports:
+            if seen != count:
+                longest, moved, count = max(longest, t - moved), t, seen
+        return max(longest, reports[-1][0] - moved) if reports else float("inf")
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
