@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import os
+import subprocess
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -8,6 +10,8 @@ import pytest
 from devices import Playout, SoundDeviceSpeaker, SyntheticCamera, SyntheticMicrophone
 from endpoint import Call, HubSettings
 from tests._util import wait_until  # noqa: F401 - re-exported for the tests
+from tests.linklab import ImpairedLink
+from tests.room_process import RemoteRoom
 
 
 def settings(hub: Any, display: str, **overrides: Any) -> HubSettings:
@@ -42,3 +46,29 @@ async def room(hub: Any) -> AsyncIterator[Callable[..., Call]]:
         camera.stop()
         if speaker is not None:
             speaker.stop()
+
+
+# A room behind an impaired link: the test module supplies ``link`` (its own index, seed).
+@pytest.fixture
+def open_hub(link: ImpairedLink) -> Iterator[Any]:
+    """A hub the link's child namespace reaches: signaling on every address (ICE stays on
+    dc0, the link's segment)."""
+    from kiosk.hub import LocalHub
+
+    local = LocalHub(ws_ip="0.0.0.0")
+    yield local.start()
+    local.stop()
+
+
+@pytest.fixture
+def remote(open_hub: Any, link: ImpairedLink) -> Iterator[RemoteRoom]:
+    """Room "Xã Xa" as its own process behind the link, joined to ``open_hub``."""
+    from kiosk import netns
+
+    url = f"ws://{netns.ADDRESS}:{open_hub.port}/"
+    argv = RemoteRoom.argv(url, open_hub.room.room, "Xã Xa")
+    env = {**os.environ, "ROOM_PIN": open_hub.room.pin}
+    proc = link.popen(argv, stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True, env=env)
+    room = RemoteRoom(proc)
+    yield room
+    room.stop()

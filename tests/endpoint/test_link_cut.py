@@ -7,8 +7,6 @@ packet between it and the hub, signaling and media, crosses the relay.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,7 +14,6 @@ from typing import Any
 import pytest
 
 from endpoint import CallState, ParticipantLeft
-from kiosk import netns
 from kiosk.hub import LocalHub
 from tests._util import wait_until
 from tests.endpoint.test_recovery import frames_flow, seen_from
@@ -30,26 +27,6 @@ CUT_SECONDS = 10.0
 def link(hub: Any) -> Iterator[ImpairedLink]:
     with ImpairedLink(3) as made:
         yield made
-
-
-@pytest.fixture
-def open_hub(link: ImpairedLink) -> Iterator[LocalHub]:
-    """A hub the child namespace reaches: signaling on every address (ICE stays on dc0,
-    the link's segment)."""
-    local = LocalHub(ws_ip="0.0.0.0")
-    yield local.start()
-    local.stop()
-
-
-@pytest.fixture
-def remote(open_hub: LocalHub, link: ImpairedLink) -> Iterator[RemoteRoom]:
-    url = f"ws://{netns.ADDRESS}:{open_hub.port}/"
-    argv = RemoteRoom.argv(url, open_hub.room.room, "Xã Xa")
-    env = {**os.environ, "ROOM_PIN": open_hub.room.pin}
-    proc = link.popen(argv, stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True, env=env)
-    room = RemoteRoom(proc)
-    yield room
-    room.stop()
 
 
 async def test_a_cut_link_is_noticed_marked_and_healed(

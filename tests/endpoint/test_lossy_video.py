@@ -9,8 +9,6 @@ here is loose; the figures belong to the bench.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -18,7 +16,6 @@ from typing import Any
 import pytest
 
 from endpoint import CallState
-from kiosk import netns
 from kiosk.hub import LocalHub
 from tests._util import wait_until
 from tests.endpoint.test_recovery import frames_flow
@@ -33,25 +30,6 @@ LONGEST_GAP_FLOOR = 1.5  # seconds; aiortc's buffer alone: ~14 s at 5 % loss
 def link(hub: Any) -> Iterator[ImpairedLink]:
     with ImpairedLink(4, seed=10) as made:
         yield made
-
-
-@pytest.fixture
-def open_hub(link: ImpairedLink) -> Iterator[LocalHub]:
-    """A hub the child namespace reaches (see test_link_cut)."""
-    local = LocalHub(ws_ip="0.0.0.0")
-    yield local.start()
-    local.stop()
-
-
-@pytest.fixture
-def remote(open_hub: LocalHub, link: ImpairedLink) -> Iterator[RemoteRoom]:
-    url = f"ws://{netns.ADDRESS}:{open_hub.port}/"
-    argv = RemoteRoom.argv(url, open_hub.room.room, "Xã Xa")
-    env = {**os.environ, "ROOM_PIN": open_hub.room.pin}
-    proc = link.popen(argv, stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True, env=env)
-    room = RemoteRoom(proc)
-    yield room
-    room.stop()
 
 
 async def test_five_percent_loss_costs_glitches_not_a_freeze(
