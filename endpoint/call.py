@@ -144,7 +144,7 @@ class Call:
             lambda message: self._room_message(message) if self._conn is conn else None,
             lambda why: self._connection_lost(why) if self._conn is conn else None,
         )  # a connection being closed has no say any more
-        conn = self._conn = Connection(s.url, access, wiring, token=s.token, ca_file=s.ca_file)
+        conn = self._conn = Connection(s.url, access, wiring, **self._client_args())
         self._mic_track = MicrophoneTrack(self.microphone, self.clock)
         self._mic_track.muted = self._muted
         self._tracks = [CameraTrack(self.camera, self.clock), self._mic_track]
@@ -270,8 +270,8 @@ class Call:
             now, conn = self.clock(), self._conn
             if conn is None:
                 continue
-            if conn.packets_in() != packets:
-                packets, udp_heard = conn.packets_in(), now
+            if (seen := conn.packets_in()) != packets:
+                packets, udp_heard = seen, now
             why = hub_lost(now, _to_clock(conn.client.heard, now), udp_heard)
             if why is not None:
                 self._lose(FailReason.CONNECTION_LOST, why)

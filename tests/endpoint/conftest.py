@@ -72,3 +72,14 @@ def remote(open_hub: Any, link: ImpairedLink) -> Iterator[RemoteRoom]:
     room = RemoteRoom(proc)
     yield room
     room.stop()
+
+
+async def meet_across_link(room: Any, open_hub: Any, remote: RemoteRoom) -> Call:
+    """Room "Xã Gần" here joins ``open_hub``; returns once both rooms decode each other."""
+    from tests.endpoint.test_recovery import frames_flow
+
+    near: Call = room("Xã Gần", url=open_hub.url, room=open_hub.room.room, pin=open_hub.room.pin)
+    await near.join()
+    await frames_flow(near, "Xã Xa", timeout=30)
+    await wait_until(lambda: remote.frames("Xã Gần") > 10, timeout=15)
+    return near

@@ -16,6 +16,7 @@ import pytest
 from endpoint import CallState, ParticipantLeft
 from kiosk.hub import LocalHub
 from tests._util import wait_until
+from tests.endpoint.conftest import meet_across_link
 from tests.endpoint.test_recovery import frames_flow, seen_from
 from tests.linklab import ImpairedLink
 from tests.room_process import RemoteRoom
@@ -32,10 +33,7 @@ def link(hub: Any) -> Iterator[ImpairedLink]:
 async def test_a_cut_link_is_noticed_marked_and_healed(
     room: Any, open_hub: LocalHub, remote: RemoteRoom, link: ImpairedLink
 ) -> None:
-    b = room("Xã Gần", url=open_hub.url, room=open_hub.room.room, pin=open_hub.room.pin)
-    await b.join()
-    await frames_flow(b, "Xã Xa", timeout=30)
-    await wait_until(lambda: remote.frames("Xã Gần") > 10, timeout=15)
+    b = await meet_across_link(room, open_hub, remote)
     left: list[Any] = []
     b.listen(lambda e: left.append(e) if isinstance(e, ParticipantLeft) else None)
     tile = seen_from(b, "Xã Xa")

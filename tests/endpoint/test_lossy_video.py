@@ -17,8 +17,7 @@ import pytest
 
 from endpoint import CallState
 from kiosk.hub import LocalHub
-from tests._util import wait_until
-from tests.endpoint.test_recovery import frames_flow
+from tests.endpoint.conftest import meet_across_link
 from tests.linklab import ImpairedLink, Impairment
 from tests.room_process import RemoteRoom
 
@@ -35,10 +34,7 @@ def link(hub: Any) -> Iterator[ImpairedLink]:
 async def test_five_percent_loss_costs_glitches_not_a_freeze(
     room: Any, open_hub: LocalHub, remote: RemoteRoom, link: ImpairedLink
 ) -> None:
-    b = room("Xã Gần", url=open_hub.url, room=open_hub.room.room, pin=open_hub.room.pin)
-    await b.join()
-    await frames_flow(b, "Xã Xa", timeout=30)
-    await wait_until(lambda: remote.frames("Xã Gần") > 10, timeout=15)
+    b = await meet_across_link(room, open_hub, remote)
     link.set(down=Impairment(loss=0.05))
     start = time.monotonic()
     await asyncio.sleep(LOSSY_SECONDS)
