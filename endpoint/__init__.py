@@ -1,7 +1,6 @@
 """diemcau endpoint layer: hub signaling, the call, media tracks. asyncio + aiortc, no Qt."""
 
-from endpoint import _opus
-from endpoint._jitter import install as _install_video_jitter
+from endpoint import _jitter, _opus, _seams
 from endpoint._tasks import Tasks
 from endpoint.call import Call
 from endpoint.errors import EndpointError, FailReason
@@ -17,8 +16,6 @@ from endpoint.events import (
     TalkingChanged,
 )
 
-_opus.install()  # mono ~28 kbit/s Opus with in-band FEC for every sender (see _opus.py)
-
 __all__ = [
     "Call",
     "CallEvent",
@@ -33,6 +30,11 @@ __all__ = [
     "StateChanged",
     "TalkingChanged",
     "Tasks",
+    "plain_aiortc",
 ]
 
-_install_video_jitter()  # aiortc's receivers get our time-bounded video jitter buffer
+# Where diemcau replaces a piece of aiortc 1.16 (see _seams.py); installed on import.
+_seams.register(_seams.Seam("opus-send", _opus.install, _opus.uninstall))  # mono ~28 kbit/s, FEC
+_seams.register(_seams.Seam("video-jitter", _jitter.install, _jitter.uninstall))  # time-bounded
+_seams.install_all()
+plain_aiortc = _seams.plain_aiortc  # the links benchmark's baseline

@@ -273,6 +273,7 @@ def make_jitter_buffer(previous: Callable[..., Any]) -> Callable[..., Any]:
         return buffer
 
     jitter_buffer.diemcau_video = True  # type: ignore[attr-defined]
+    jitter_buffer.diemcau_previous = previous  # type: ignore[attr-defined]
     return jitter_buffer
 
 
@@ -295,3 +296,10 @@ def install() -> bool:
         return False
     receiver_module.JitterBuffer = make_jitter_buffer(current)  # type: ignore[attr-defined,assignment]
     return True
+
+
+def uninstall() -> None:
+    """Give aiortc's receiver its own jitter buffer back."""
+    current = getattr(receiver_module, "JitterBuffer", None)
+    if getattr(current, "diemcau_video", False):
+        receiver_module.JitterBuffer = current.diemcau_previous  # type: ignore[union-attr,attr-defined]

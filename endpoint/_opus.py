@@ -102,6 +102,12 @@ def install() -> None:
     aiortc.rtcrtpsender.get_encoder = encoder_for  # type: ignore[attr-defined]
 
 
+def uninstall() -> None:
+    """aiortc's own Opus encoder (stereo, ~96-120 kbit/s, no FEC) for every sender."""
+    if getattr(aiortc.rtcrtpsender, "get_encoder", None) is encoder_for:
+        aiortc.rtcrtpsender.get_encoder = aiortc.codecs.get_encoder  # type: ignore[attr-defined]
+
+
 _RTPMAP = re.compile(r"a=rtpmap:(\d+) opus/48000(?:/2)?\s*$", re.IGNORECASE)
 _FMTP = re.compile(r"a=fmtp:(\d+) (.*)$")
 

@@ -14,6 +14,7 @@ from typing import Any
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCIceServer, RTCPeerConnection
 from aiortc import RTCSessionDescription as SDP
 
+from endpoint import _seams
 from endpoint._janus_ws import Handle, Json, Reply
 from endpoint._opus import opus_send_fmtp
 from endpoint._tasks import Tasks
@@ -152,7 +153,8 @@ class Publisher:
         for track in tracks:
             self.pc.addTransceiver(track, direction="sendonly")
         offer = await self.pc.createOffer()
-        await self.pc.setLocalDescription(SDP(opus_send_fmtp(offer.sdp), offer.type))
+        sdp = opus_send_fmtp(offer.sdp) if _seams.enabled() else offer.sdp
+        await self.pc.setLocalDescription(SDP(sdp, offer.type))
         return {"type": "offer", "sdp": self.pc.localDescription.sdp}
 
     async def join(self, tracks: list[MediaStreamTrack]) -> list[Feed]:
