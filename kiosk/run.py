@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -12,6 +13,7 @@ from PyQt6.QtWidgets import QApplication
 from kiosk import state
 from kiosk.app import KioskApp, headless_wanted, run_qt
 from kiosk.config import Config, ConfigError, StateConfig, load_config
+from kiosk.service import Service
 from ui import texts
 
 log = logging.getLogger(__name__)
@@ -85,10 +87,17 @@ def open_kiosk(path: str) -> KioskApp:
 
 async def _main(app: QApplication, path: str, full: bool) -> int:
     kiosk = open_kiosk(path)
+    service = Service(kiosk)
     kiosk.start(full_screen=full)
     closed = asyncio.Event()
     app.lastWindowClosed.connect(closed.set)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):  # systemctl stop: leave the meeting cleanly
+        loop.add_signal_handler(signum, closed.set)
+    await asyncio.sleep(0)  # the window's first events are handled: the Join button works
+    service.started()
     await closed.wait()
+    await service.stop()
     await kiosk.stop()
     return 0
 
