@@ -70,6 +70,16 @@ class Roster:
             participant.talking = talking
             self._emit(TalkingChanged(participant))
 
+    def set_link(self, feed: int, *, weak: bool, video_paused: bool) -> None:
+        """How this room's streams reach us (``_linkstats``): weak, or its video paused.
+        A paused video is not a dead room: its audio keeps it alive (``check``)."""
+        participant = self.participants.get(feed)
+        now = (weak, video_paused)
+        if participant is None or (participant.weak, participant.video_paused) == now:
+            return
+        participant.weak, participant.video_paused = weak, video_paused
+        self._emit(MediaChanged(participant))
+
     def mark_stale(self, feeds: list[int] | None = None) -> None:
         """These rooms' media stopped (all rooms: our own connection broke)."""
         for feed in self.participants if feeds is None else feeds:

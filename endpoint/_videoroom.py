@@ -259,6 +259,7 @@ class Subscriber:
         self._joined = False
         self._tasks = Tasks("subscriber")
         self._offers = 0
+        self.video_held = False  # the hub relays no video to us (our downlink is too weak)
         self.on_hangup: Callable[[str], None] = lambda why: None
         handle.listener = self._hub_event
 
@@ -313,6 +314,22 @@ class Subscriber:
         answer = {"type": "answer", "sdp": self.pc.localDescription.sdp}
         self._announce()
         await self.handle.request({"request": "start"}, answer)
+        if self.video_held:  # a room subscribed meanwhile is held back too
+            await self._send_video()
+
+    async def hold_video(self, hold: bool) -> None:
+        """Ask the hub to stop (or resume) relaying every room's video to us; audio keeps
+        flowing. Janus pauses a subscribed stream without renegotiation (``configure``
+        with ``send`` per m-line), and asks the publisher for a keyframe on resume."""
+        async with self._lock:
+            self.video_held = hold
+            await self._send_video()
+
+    async def _send_video(self) -> None:
+        mids = [mid for mid, (_, kind) in self.subscription.mids.items() if kind == "video"]
+        if mids:
+            streams = [{"mid": mid, "send": not self.video_held} for mid in mids]
+            await self.handle.request({"request": "configure", "streams": streams})
 
     def _announce(self) -> None:
         """Tell the call which track now carries which feed (only what changed)."""

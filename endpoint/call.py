@@ -19,8 +19,10 @@ from typing import Any
 from aiortc import MediaStreamTrack, RTCPeerConnection
 
 from devices import Camera, Microphone, Playout
+from endpoint import _seams
 from endpoint._backoff import Backoff
 from endpoint._janus_ws import Json
+from endpoint._linkstats import LinkWatch
 from endpoint._liveness import CHECK_EVERY, hub_lost
 from endpoint._roster import Roster
 from endpoint._session import Connection, Resume, Wiring, discard
@@ -32,6 +34,7 @@ from endpoint.events import (
     CallEvent,
     CallState,
     HubSettings,
+    LinkQuality,
     Participant,
     StateChanged,
 )
@@ -70,6 +73,7 @@ class Call:
         self.state = CallState.IDLE
         self.failure: StateChanged | None = None
         self.reconnecting: StateChanged | None = None
+        self.link: LinkQuality | None = None  # the newest, while a connection lasts
         self.roster = Roster(playout, self._emit, clock)
         self.backoff = Backoff()
         self._listeners: list[Callable[[CallEvent], None]] = []
@@ -157,6 +161,7 @@ class Call:
         # hub announced while we were joining are not in its list, but they are here.
         self.roster.keep_only({f.id for f in feeds} | self._announced)
         self._media.spawn("liveness", self._watch())
+        self._media.spawn("link", self._link_watch(conn).run())
         try:
             await self._add_feeds(feeds)
         except EndpointError as err:  # one room gone meanwhile must not fail the join
@@ -187,6 +192,7 @@ class Call:
         """Close this connection's media and signaling; the participants stay. The hub
         session is kept for a claim only if it is the one to resume."""
         await self._media.close()
+        self.link = None
         await self.roster.stop_media()
         conn = self._conn
         if conn is not None:
@@ -257,6 +263,17 @@ class Call:
                 self._lose(FailReason.MEDIA, f"{role} media connection {pc.connectionState}")
 
         return changed
+
+    def _link_watch(self, conn: Connection) -> LinkWatch:
+        """Link figures and weak rooms; the receive-side pause only with our seams on."""
+        sub = conn.subscriber
+        hold = sub.hold_video if sub is not None and _seams.enabled() else None
+        mids = (lambda: sub.subscription.mids) if sub is not None else dict
+        return LinkWatch(conn.peer_connections, mids, self.roster, self._link, self.clock, hold)
+
+    def _link(self, quality: LinkQuality) -> None:
+        self.link = quality
+        self._emit(quality)
 
     def _connection_lost(self, why: str) -> None:
         self._lose(FailReason.CONNECTION_LOST, why)

@@ -45,6 +45,8 @@ class Participant:
     video: LatestFrame[av.VideoFrame] = field(default_factory=LatestFrame)
     talking: bool = False
     media: MediaClock = field(default_factory=lambda: MediaClock(time.monotonic()))
+    weak: bool = False  # its stream reaches us poorly (loss, frame rate): «đường truyền yếu»
+    video_paused: bool = False  # we asked the hub to hold its video back (our downlink)
 
     @property
     def stale(self) -> bool:
@@ -81,9 +83,35 @@ class TalkingChanged:
 
 @dataclass(frozen=True)
 class MediaChanged:
-    """A room's media stopped arriving (``participant.stale``) or came back."""
+    """A room's media stopped arriving (``participant.stale``) or came back, or its
+    stream turned weak or fine again, or its video was paused or resumed."""
 
     participant: Participant
 
 
-CallEvent = StateChanged | ParticipantJoined | ParticipantLeft | TalkingChanged | MediaChanged
+class LinkGrade(Enum):
+    """How well a link carries the meeting, in three plain steps (thresholds: _linkstats)."""
+
+    GOOD = "good"
+    FAIR = "fair"
+    POOR = "poor"
+
+
+@dataclass(frozen=True)
+class LinkQuality:
+    """Our own link to the hub, from the call's statistics over the last few seconds:
+    loss in % each way, round trip in ms (None until the hub has reported one), kbit/s
+    each way, its grade, and whether incoming video is paused to keep the audio."""
+
+    grade: LinkGrade
+    loss_down: float = 0.0
+    loss_up: float = 0.0
+    rtt_ms: float | None = None
+    kbps_down: float = 0.0
+    kbps_up: float = 0.0
+    video_paused: bool = False
+
+
+CallEvent = (
+    StateChanged | ParticipantJoined | ParticipantLeft | TalkingChanged | MediaChanged | LinkQuality
+)
