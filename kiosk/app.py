@@ -131,6 +131,11 @@ class KioskApp:
                 url=self.config.hub.url, room=self.config.hub.room, display=self.config.site.name
             )
 
+    @property
+    def join_allowed(self) -> bool:
+        """False for the placeholder configuration: there is no meeting to join."""
+        return self._join_allowed
+
     def start(self, full_screen: bool = False) -> None:
         self.devices.start()
         self._check_devices()

@@ -1,4 +1,6 @@
-"""Persisted state: the last configuration that was valid (used when the current one is not).
+"""Persisted state: the last configuration that was valid (used when the current one is not),
+and the room's meeting (:class:`Memory`: in a meeting or not, which room, mute, the camera shot)
+so that a crash, a SIGKILL or a power cut ends in the same meeting again.
 
 It is saved self-contained: the validated config written out as TOML with every path absolute
 (a byte copy would resolve relative paths against the state folder), only after reading it
@@ -8,15 +10,20 @@ secret files; secrets themselves never reach it).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kiosk.config import Config, ConfigError, dump_config, load_config, parse_config
 
 log = logging.getLogger(__name__)
 
 LAST_GOOD = "last-good.toml"
+MEMORY = "meeting.json"
+MEMORY_VERSION = 1
 _HEADER = "# Written by diemcau: the last configuration that worked (paths are absolute).\n\n"
 
 
@@ -42,6 +49,15 @@ def _write_private(target: Path, text: str) -> None:
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, target)
+    _sync_dir(target.parent)  # the rename itself survives a power cut
+
+
+def _sync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def last_good(state_dir: Path) -> Config | None:
@@ -53,3 +69,68 @@ def last_good(state_dir: Path) -> Config | None:
     except ConfigError as err:
         log.warning("the saved configuration is not valid either: %s", err)
         return None
+
+
+# --- the meeting -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Memory:
+    """What the room was doing, kept across restarts.
+
+    ``room`` is the Janus room of the meeting (a scheduled meeting may use another room than
+    [hub] room); ``camera`` the label of a shot chosen on the panel ("" while automatic);
+    ``skipped`` the scheduled meetings the room left or cancelled (not to be joined again).
+    """
+
+    in_meeting: bool = False
+    room: int | None = None
+    muted: bool = False
+    camera: str = ""
+    skipped: tuple[str, ...] = field(default=())
+
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "in_meeting": (bool,),
+    "room": (int, type(None)),
+    "muted": (bool,),
+    "camera": (str,),
+    "skipped": (list,),
+}
+
+
+def _memory_from(data: Any) -> Memory:
+    if not isinstance(data, dict) or data.get("version") != MEMORY_VERSION:
+        raise ValueError("not a meeting state of this version")
+    values = {key: data[key] for key in _TYPES if key in data}
+    for key, value in values.items():
+        if not isinstance(value, _TYPES[key]) or (key == "room" and isinstance(value, bool)):
+            raise ValueError(f"{key} has the wrong type ({type(value).__name__})")
+    skipped = values.pop("skipped", [])
+    if not all(isinstance(item, str) for item in skipped):
+        raise ValueError("skipped must hold strings")
+    return Memory(**values, skipped=tuple(skipped))
+
+
+def load_memory(state_dir: Path) -> Memory:
+    """The saved meeting state; a missing file is a fresh start, a damaged one is reported
+    (in the log) and ignored: the kiosk starts idle rather than not at all."""
+    path = state_dir / MEMORY
+    try:
+        return _memory_from(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        return Memory()
+    except (OSError, ValueError, TypeError) as err:  # JSONDecodeError and UnicodeError too
+        log.error("the saved meeting state %s is damaged and ignored: %s", path, err)
+        return Memory()
+
+
+def save_memory(memory: Memory, state_dir: Path) -> bool:
+    """Write ``memory`` atomically (best effort: a full disk costs only the memory)."""
+    data = {"version": MEMORY_VERSION, **asdict(memory), "skipped": list(memory.skipped)}
+    try:
+        _write_private(state_dir / MEMORY, json.dumps(data, ensure_ascii=False) + "\n")
+    except OSError as err:
+        log.warning("cannot keep the meeting state in %s: %s", state_dir, err)
+        return False
+    return True

@@ -150,3 +150,48 @@ def test_numbers_read_back_unchanged(number: float) -> None:
     back = tomllib.loads(f"a = {toml.value(number)}")["a"]
     assert back == number or (math.isnan(back) and math.isnan(number))
     assert type(back) is type(number)
+
+
+# --- the meeting memory ------------------------------------------------------------------------
+
+
+def test_memory_round_trip_private(tmp_path: Path) -> None:
+    memory = state.Memory(True, 1234, True, "Bàn chủ tọa", ("0@2025-03-03T08:00",))
+    assert state.save_memory(memory, tmp_path / "state")
+    assert state.load_memory(tmp_path / "state") == memory
+    assert (tmp_path / "state" / state.MEMORY).stat().st_mode & 0o777 == 0o600
+
+
+def test_no_memory_is_a_fresh_start(tmp_path: Path) -> None:
+    assert state.load_memory(tmp_path) == state.Memory()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"\xff\xfe garbage",
+        b'{"version": 1, "in_meeting": tru',  # cut short by a power failure on a bad disk
+        b'{"version": 1, "in_meeting": "yes"}',
+        b'{"version": 1, "room": true}',
+        b'{"version": 1, "skipped": [1]}',
+        b'{"version": 2, "in_meeting": true}',
+        b"[1, 2]",
+    ],
+)
+def test_damaged_memory_is_reported_and_ignored(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, content: bytes
+) -> None:
+    (tmp_path / state.MEMORY).write_bytes(content)
+    with caplog.at_level(logging.ERROR, logger="kiosk.state"):
+        assert state.load_memory(tmp_path) == state.Memory()
+    assert "damaged and ignored" in caplog.text
+
+
+def test_memory_in_an_unwritable_place_is_only_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "file").write_text("")
+    with caplog.at_level(logging.WARNING, logger="kiosk.state"):
+        assert not state.save_memory(state.Memory(in_meeting=True), tmp_path / "file" / "x")
+    assert "cannot keep the meeting state" in caplog.text
