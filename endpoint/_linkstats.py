@@ -341,8 +341,8 @@ class LinkWatch:
         wanted = self.pause.update(now, loss_down)
         if wanted == self.video_paused:
             return
-        log.info("incoming video %s (downlink loss %s %%)",
-                 "paused" if wanted else "resumed", loss_down)  # fmt: skip
+        log.info("incoming video %s (downlink loss %.1f %%)",
+                 "paused" if wanted else "resumed", loss_down or 0.0)  # fmt: skip
         try:
             await self._hold(wanted)
         except EndpointError as err:

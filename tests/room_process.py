@@ -27,6 +27,18 @@ from endpoint import Call, CallEvent, HubSettings, StateChanged
 REPORT_EVERY = 0.2
 
 
+class CountingPlayout(Playout):
+    """The playout mixer, counting the audio samples each room delivered to it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.heard: dict[Any, int] = {}
+
+    def write(self, key: Any, samples: Any) -> None:
+        self.heard[key] = self.heard.get(key, 0) + len(samples)
+        super().write(key, samples)
+
+
 def say(event: str, **fields: Any) -> None:
     print(json.dumps({"t": time.monotonic(), "event": event, **fields}), flush=True)
 
@@ -36,11 +48,24 @@ def on_event(event: CallEvent) -> None:
         say("state", state=event.state.value, attempt=event.attempt, reason=str(event.reason))
 
 
+def link_fields(call: Call) -> dict[str, Any]:
+    """This room's link grade, rooms it marks weak or whose video it paused, and the
+    seconds of audio each room delivered to the playout."""
+    rooms, heard = call.participants.values(), getattr(call.playout, "heard", {})
+    return {
+        "link": call.link.grade.value if call.link is not None else None,
+        "loss_down": call.link.loss_down if call.link is not None else None,
+        "weak": [p.display for p in rooms if p.weak],
+        "paused": [p.display for p in rooms if p.video_paused],
+        "audio_s": {p.display: heard.get(p.feed, 0) / 48000 for p in rooms},
+    }
+
+
 async def report(call: Call, stop: asyncio.Event) -> None:
     while not stop.is_set():
         seen = {p.display: p.video.seq for p in call.participants.values()}
         stale = [p.display for p in call.participants.values() if p.stale]
-        say("frames", seen=seen, stale=stale)
+        say("frames", seen=seen, stale=stale, **link_fields(call))
         await asyncio.sleep(REPORT_EVERY)
 
 
@@ -50,7 +75,7 @@ async def main(args: argparse.Namespace) -> None:
     settings = HubSettings(
         url=args.url, room=args.room, display=args.name, pin=os.environ.get("ROOM_PIN")
     )
-    call = Call(settings, camera, SyntheticMicrophone(args.tone), Playout())
+    call = Call(settings, camera, SyntheticMicrophone(args.tone), CountingPlayout())
     call.listen(on_event)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -135,3 +160,20 @@ class RemoteRoom:
             except Exception:  # noqa: BLE001 - it must go either way
                 self.proc.kill()
                 self.proc.wait()
+
+    # -- link reports (the room's LinkWatch) ----------------------------------------
+    def reports(self, since: float = 0.0) -> list[dict[str, Any]]:
+        return [x for x in list(self.lines) if x["event"] == "frames" and x["t"] >= since]
+
+    def paused_at(self, display: str, since: float) -> float | None:
+        """When the room first reported *display*'s video paused after *since*."""
+        return next((x["t"] for x in self.reports(since) if display in x.get("paused", ())), None)
+
+    def audio_share(self, display: str, since: float, until: float) -> float:
+        """Seconds of *display*'s audio delivered to the room's playout per second, between
+        the first and the last report in [since, until]."""
+        heard = [(x["t"], x["audio_s"].get(display, 0.0))
+                 for x in self.reports(since) if x["t"] <= until]  # fmt: skip
+        if len(heard) < 2:
+            return 0.0
+        return (heard[-1][1] - heard[0][1]) / (heard[-1][0] - heard[0][0])

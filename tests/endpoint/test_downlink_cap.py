@@ -1,0 +1,72 @@
+"""A room whose downlink cannot carry the meeting's video pauses it, and keeps hearing.
+
+The receiving room runs as its own process behind a real link (tests.linklab) whose
+downlink is capped at 256 kbit/s with a tail-drop queue: the far room's video and audio
+do not fit, and the queue drops audio as readily as video. The room's LinkWatch sees the
+loss, asks the hub to stop relaying video (endpoint/_video_pause.py), its tile says
+«video tạm dừng», and the audio arrives whole again; the room is never taken for dead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from endpoint import CallState
+from kiosk.hub import LocalHub
+from tests._util import wait_until
+from tests.endpoint.conftest import meet_across_link
+from tests.linklab import ImpairedLink, Impairment
+from tests.room_process import RemoteRoom
+
+CAP_KBPS = 256.0
+PAUSE_WITHIN = 12.0  # s from the cap to the pause (policy: 15 % loss held for 5 s)
+HEARD_FOR = 6.0  # s of audio checked while video is paused
+AUDIO_FLOOR = 0.95  # seconds of audio delivered to the playout per second while paused
+
+
+@pytest.fixture
+def link(hub: Any) -> Iterator[ImpairedLink]:
+    with ImpairedLink(5, seed=11) as made:
+        yield made
+
+
+async def test_capped_downlink_pauses_video_and_audio_keeps_flowing(
+    room: Any, open_hub: LocalHub, remote: RemoteRoom, link: ImpairedLink
+) -> None:
+    near = await meet_across_link(room, open_hub, remote)
+    assert remote.paused_at("Xã Gần", 0.0) is None
+    link.set(down=Impairment(rate_kbps=CAP_KBPS))
+    capped = time.monotonic()
+    await wait_until(lambda: remote.paused_at("Xã Gần", capped) is not None, PAUSE_WITHIN + 8)
+    paused = remote.paused_at("Xã Gần", capped)
+    assert paused is not None
+    frames_then = remote.frames("Xã Gần")
+    before = remote.audio_share("Xã Gần", capped, paused)
+    weak = any("Xã Gần" in x["weak"] for x in remote.reports(capped))
+    await asyncio.sleep(1.0)  # what was queued on the link before the pause is through
+    start = time.monotonic()
+    await asyncio.sleep(HEARD_FOR)
+    end = time.monotonic()
+    heard = remote.audio_share("Xã Gần", start, end)
+    reports = [x for x in remote.reports(start) if x["t"] <= end]
+    dropped = link.counters()["down"]
+    print(f"\ncap {CAP_KBPS:.0f} kbit/s: paused after {paused - capped:.1f} s "
+          f"(loss then {_loss_at(remote, paused)} %, room marked weak: {weak}); audio "
+          f"{before:.2f} s per s before the pause, while paused "
+          f"{heard:.2f} s per s over {end - start:.1f} s; frames after the pause "
+          f"{remote.frames('Xã Gần') - frames_then}; link {reports[-1]['link']}; "
+          f"dropped on the link {dropped}")  # fmt: skip
+    assert paused - capped <= PAUSE_WITHIN, f"video paused only after {paused - capped:.1f} s"
+    assert heard >= AUDIO_FLOOR, f"{heard:.2f} s of audio per second while paused"
+    assert all("Xã Gần" in x["paused"] and "Xã Gần" not in x["stale"] for x in reports)
+    assert remote.frames("Xã Gần") - frames_then < 15, "the hub still relays video"
+    assert remote.state() == "in-meeting" and near.state is CallState.IN_MEETING
+
+
+def _loss_at(remote: RemoteRoom, t: float) -> Any:
+    return next((x["loss_down"] for x in remote.reports(t)), None)
