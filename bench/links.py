@@ -248,7 +248,12 @@ def figures(sender: Room, receiver: Room, t0: float, t1: float) -> dict[str, flo
     blocks = audio_blocks(receiver, t0, t1)
     last10 = [f for f in window if f["t"] >= t1 - 10]
     recover = recovered(receiver, t1)
-    drops = [s for s in receiver.of("state") if s["state"] == "reconnecting" and t0 <= s["t"] <= t1]
+    states = receiver.of("state")
+    drops = [  # in a meeting → reconnecting (each retry says "reconnecting" again)
+        now for before, now in zip(states, states[1:], strict=False)
+        if now["state"] == "reconnecting" and before["state"] != "reconnecting"
+        and t0 <= now["t"] <= t1
+    ]  # fmt: skip
     return {
         "audio_continuity": sum(blocks) / len(blocks) if blocks else 0.0,
         "longest_freeze_s": max(b - a for a, b in zip(times, times[1:], strict=False)),
