@@ -1,8 +1,13 @@
 """Outgoing media tracks fed by the devices layer.
 
 The video track sends each new camera frame once (newest wins, capped at the
-camera's frame rate); the audio track sends 20 ms frames paced by the clock and
-sends silence while muted, so the stream stays up and unmuting is instant.
+camera's frame rate). Given a quality tier (``_adapt.Tier``; set by the uplink while the
+adaptive layers are on) it also caps the frame rate at the tier's, scales the picture to
+fit the tier's size (never up) and tags each frame with its tier for the VP8 encoder's bit
+rate (``_vp8.TieredVp8Encoder``). The still-picture tier is a fresh frame once a second,
+so the other rooms keep seeing the room and never take it for gone. The audio track sends
+20 ms frames paced by the clock and sends silence while muted, so the stream stays up and
+unmuting is instant.
 """
 
 from __future__ import annotations
@@ -18,11 +23,13 @@ import numpy as np
 from aiortc import MediaStreamTrack
 
 from devices import Camera, Microphone
+from endpoint._adapt import Tier
 
 VIDEO_CLOCK = 90000
 AUDIO_RATE = 48000
 AUDIO_PTIME = 0.020
 STALL_SECONDS = 1.0
+SHAPE_SLACK = 0.02  # a picture may be stretched this much to fill a tier's size
 
 
 class CameraTrack(MediaStreamTrack):
@@ -36,7 +43,7 @@ class CameraTrack(MediaStreamTrack):
         self._clock = clock
         self._start = clock()
         self._sent_seq = 0
-        self._next = 0.0
+        self._next = clock()
         self._fresh = asyncio.Event()
         loop = asyncio.get_running_loop()
 
@@ -46,6 +53,7 @@ class CameraTrack(MediaStreamTrack):
 
         self._unlisten = camera.frames.listen(wake)
         self.frames_sent = 0
+        self.tier: Tier | None = None  # None: the camera's own size and rate, as aiortc gets it
 
     async def recv(self) -> av.VideoFrame:
         await self._pace()
@@ -70,10 +78,16 @@ class CameraTrack(MediaStreamTrack):
         delay = self._next - self._clock()
         if delay > 0:
             await asyncio.sleep(delay)
-        self._next = max(self._next, self._clock() - 1.0) + 1.0 / self.camera.fps
+        fps = self.camera.fps if self.tier is None else min(self.camera.fps, self.tier.fps)
+        # Behind (loop busy, camera late): at most one frame's time is made up, so the
+        # rate never bursts above the cap.
+        self._next = max(self._next, self._clock() - 1.0 / fps) + 1.0 / fps
 
     def _frame(self, image: np.ndarray) -> av.VideoFrame:
         frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+        if (tier := self.tier) is not None:
+            frame = _scaled(frame, fitted(frame.width, frame.height, tier))
+            frame.opaque = tier
         frame.pts = int((self._clock() - self._start) * VIDEO_CLOCK)
         frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
         self.frames_sent += 1
@@ -83,6 +97,21 @@ class CameraTrack(MediaStreamTrack):
         if self.readyState != "ended":
             self._unlisten()
         super().stop()
+
+
+def fitted(width: int, height: int, tier: Tier) -> tuple[int, int]:
+    """The picture's size within *tier*'s box, never larger: its shape kept, or the box
+    filled when the shapes differ by at most ``SHAPE_SLACK`` (424x240 is not quite 16:9)."""
+    sx, sy = min(1.0, tier.width / width), min(1.0, tier.height / height)
+    if max(sx, sy) > min(sx, sy) * (1 + SHAPE_SLACK):
+        sx = sy = min(sx, sy)
+    return max(2, round(width * sx / 2) * 2), max(2, round(height * sy / 2) * 2)
+
+
+def _scaled(frame: av.VideoFrame, size: tuple[int, int]) -> av.VideoFrame:
+    if size == (frame.width, frame.height):
+        return frame  # the encoder converts it, off the loop
+    return frame.reformat(width=size[0], height=size[1], format="yuv420p")
 
 
 class MicrophoneTrack(MediaStreamTrack):

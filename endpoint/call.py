@@ -28,6 +28,7 @@ from endpoint._roster import Roster
 from endpoint._session import Connection, Resume, Wiring, discard
 from endpoint._tasks import Tasks
 from endpoint._tracks import CameraTrack, MicrophoneTrack
+from endpoint._uplink import SendStatus, Uplink
 from endpoint._videoroom import Feed, RoomAccess, room_event
 from endpoint.errors import ConnectionLost, EndpointError, FailReason, HubRequestError
 from endpoint.events import (
@@ -81,12 +82,18 @@ class Call:
         self._conn: Connection | None = None
         self._resume: Resume | None = None
         self._mic_track: MicrophoneTrack | None = None
+        self._send_side: Uplink | None = None
         self._tracks: list[MediaStreamTrack] = []
         self._media = Tasks("call")  # lives as long as one connection
         self._recovery = Tasks("call:recover")
         self._closing = Tasks("call:close")  # closes that must finish, even in a leave
         self._announced: set[int] = set()  # feeds the hub announced during this connection
         self._batches = itertools.count()  # names the tasks that subscribe new arrivals
+
+    @property
+    def send_status(self) -> SendStatus | None:
+        """What this room sends: quality tier, why, kbit/s (None before the first join)."""
+        return self._send_side.status if self._send_side is not None else None
 
     @property
     def participants(self) -> dict[int, Participant]:
@@ -151,7 +158,9 @@ class Call:
         conn = self._conn = Connection(s.url, access, wiring, **self._client_args())
         self._mic_track = MicrophoneTrack(self.microphone, self.clock)
         self._mic_track.muted = self._muted
-        self._tracks = [CameraTrack(self.camera, self.clock), self._mic_track]
+        camera = CameraTrack(self.camera, self.clock)
+        self._send_side = Uplink(camera, self.clock, s.display)  # sets the first tier
+        self._tracks = [camera, self._mic_track]
         self._announced = set()
         feeds = await self._conn.open(self._tracks, timeout, self._resume)
         for role, pc in conn.peer_connections().items():
@@ -162,6 +171,7 @@ class Call:
         self.roster.keep_only({f.id for f in feeds} | self._announced)
         self._media.spawn("liveness", self._watch())
         self._media.spawn("link", self._link_watch(conn).run())
+        self._media.spawn("send-side", self._send_side.run(conn.peer_connections()["sending"]))
         try:
             await self._add_feeds(feeds)
         except EndpointError as err:  # one room gone meanwhile must not fail the join

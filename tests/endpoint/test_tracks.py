@@ -8,8 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from devices import LatestFrame, SyntheticMicrophone
-from endpoint._tracks import CameraTrack, MicrophoneTrack
+from devices import LatestFrame, SyntheticCamera, SyntheticMicrophone
+from endpoint._adapt import TIERS, Tier
+from endpoint._tracks import CameraTrack, MicrophoneTrack, fitted
 
 
 class SlotCamera:
@@ -64,3 +65,45 @@ async def test_microphone_track_paces_20_ms_frames_and_mutes() -> None:
     assert np.abs(frames[-1].to_ndarray()).max() > 1000
     track.muted = True
     assert np.abs((await track.recv()).to_ndarray()).max() == 0
+
+
+@pytest.mark.parametrize("tier", TIERS, ids=[t.name for t in TIERS])
+async def test_camera_track_sends_each_tier_s_size_and_rate(tier: Tier) -> None:
+    """Real frames from the synthetic camera (640x360 at 15 fps): scaled to the tier's
+    size, paced at its rate, tagged with it for the encoder."""
+    camera = SyntheticCamera("tiers", 640, 360, 15)
+    camera.start()
+    track = CameraTrack(camera)
+    track.tier = tier
+    try:
+        await track.recv()  # the first frame goes out at once
+        count = 3 if tier.fps < 5 else 12
+        start = time.monotonic()
+        frames = [await track.recv() for _ in range(count)]
+        rate = count / (time.monotonic() - start)
+    finally:
+        track.stop()
+        camera.stop()
+    assert {(f.width, f.height) for f in frames} == {(tier.width, tier.height)}
+    assert {f.opaque for f in frames} == {tier}
+    assert tier.fps * 0.8 <= rate <= tier.fps * 1.1, f"{rate:.1f} frames/s"
+
+
+async def test_camera_track_without_a_tier_sends_the_camera_as_it_is() -> None:
+    camera = SyntheticCamera("plain", 640, 360, 15)
+    camera.start()
+    track = CameraTrack(camera)
+    try:
+        frame = await track.recv()
+    finally:
+        track.stop()
+        camera.stop()
+    assert (frame.width, frame.height, frame.format.name) == (640, 360, "bgr24")
+    assert frame.opaque is None
+
+
+def test_a_picture_is_fitted_into_the_tier_never_enlarged() -> None:
+    assert fitted(640, 480, TIERS[-1]) == (480, 360)  # a 4:3 camera keeps its shape
+    assert fitted(1280, 720, TIERS[2]) == (424, 240)  # 16:9 fills 424x240 (1 % off)
+    assert fitted(1000, 1000, TIERS[2]) == (240, 240)  # even sizes for yuv420p
+    assert fitted(320, 180, TIERS[-1]) == (320, 180)
