@@ -63,6 +63,7 @@ WARMUP = 4.0
 RECOVER_WAIT = 20.0
 CAUGHT_UP_MS = 200.0
 CAUGHT_UP_FOR = 1.0
+DUMP = os.environ.get("DIEMCAU_BENCH_DUMP")  # a folder: every run's raw reports, for a closer look
 TIERS = [(360, 15.0), (240, 15.0), (180, 10.0)]  # picture height, frame rate; 3 = none
 
 
@@ -178,6 +179,10 @@ def run_once(
         while time.monotonic() < deadline and recovered(receiver, t1) is None:
             time.sleep(0.2)
         time.sleep(1.5)  # the last reports of the window
+        if DUMP:
+            dump = {"t0": t0, "t1": t1, "sender": sender.lines, "receiver": receiver.lines}
+            path = Path(DUMP) / f"links-{time.time():.0f}-{'baseline' if baseline else 'ours'}.json"
+            path.write_text(json.dumps(dump))
         return figures(sender, receiver, t0, t1)
     finally:
         receiver.stop()
