@@ -132,8 +132,9 @@ async def stats(call: Call) -> None:
                     elif s.type == "transport":  # everything on the wire (SRTP, RTCP)
                         tx["wire"] = tx.get("wire", 0) + int(s.bytesSent)
                         rx["wire"] = rx.get("wire", 0) + int(s.bytesReceived)
-        tier = getattr(call, "send_tier", None)
-        say("stats", tx=tx, rx=rx, tier=None if tier is None else str(tier))
+        status = call.send_status
+        tier = status.tier.name if status is not None and status.tier is not None else None
+        say("stats", tx=tx, rx=rx, tier=tier)
 
 
 def reported(task: asyncio.Task[None]) -> None:
