@@ -5,6 +5,7 @@ No Qt and no aiortc here; other layers import only the names below.
 
 from devices._latest import LatestFrame
 from devices._ring import AudioRing
+from devices._verdict import CheckResult, Hint, Verdict, worst
 from devices.camera import Camera, OpenCVCamera, SyntheticCamera, ascii_label, open_camera
 from devices.framecode import FrameCode
 from devices.microphone import (
@@ -25,6 +26,8 @@ from devices.speaker import (
 __all__ = [
     "AudioRing",
     "Camera",
+    "CheckResult",
+    "Hint",
     "FrameCode",
     "LatestFrame",
     "Microphone",
@@ -36,9 +39,11 @@ __all__ = [
     "SyntheticCamera",
     "SyntheticMicrophone",
     "SyntheticSpeaker",
+    "Verdict",
     "ascii_label",
     "load_wav",
     "open_camera",
     "open_microphone",
     "open_speaker",
+    "worst",
 ]

@@ -105,6 +105,8 @@ def render_config(
     }
     for template in template_dir().glob("*.jcfg.in"):
         text = string.Template(template.read_text()).substitute(values)
+        if template.name == "janus.jcfg.in":  # the self-test's media-path probe
+            text = text.replace("libjanus_echotest.so,", "")
         (folder / template.name.removesuffix(".in")).write_text(text)
 
 
