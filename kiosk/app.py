@@ -147,7 +147,9 @@ class KioskApp:
             self.window.show()
 
     def _check_devices(self) -> None:
-        self.window.show_notice("\n".join(filter(None, [self._notice, *self.devices.problems()])))
+        schedule = texts.SCHEDULE_CONFIG_BAD if self.config.schedule_issues else ""
+        lines = [self._notice, schedule, *self.devices.problems()]
+        self.window.show_notice("\n".join(filter(None, lines)))
 
     async def stop(self) -> None:
         self._timer.stop()

@@ -30,6 +30,7 @@ def _summary(config: Config) -> list[str]:
         f"  microphone  {config.microphone.device}",
         f"  speaker     {config.speaker.device}, volume {config.speaker.volume}%",
         f"  voice       {_voice_summary(config)}",
+        f"  schedule    {len(config.schedule.meetings)} meetings",
     ]
 
 
@@ -49,11 +50,18 @@ def check_config_command(path: str = DEFAULT_CONFIG_PATH, out: TextIO = sys.stdo
         print(err, file=out)
         print(f"{_problems(len(err.issues))}: {path} is not valid", file=out)
         return 2
-    if config.voice_issues:
-        print(ConfigError(config.voice_issues, path), file=out)
-        print(f"{_problems(len(config.voice_issues))}: {path} is not valid", file=out)
-        print("The room would still run and join meetings, with voice off:", file=out)
+    issues = config.voice_issues + config.schedule_issues
+    if issues:
+        print(ConfigError(issues, path), file=out)
+        print(f"{_problems(len(issues))}: {path} is not valid", file=out)
+        print(_still_runs(config), file=out)
     else:
         print(f"OK: {path} is valid", file=out)
     print("\n".join(_summary(config)), file=out)
-    return 2 if config.voice_issues else 0
+    return 2 if issues else 0
+
+
+def _still_runs(config: Config) -> str:
+    left_out = ["voice off"] if config.voice_issues else []
+    left_out += ["the broken scheduled meetings left out"] if config.schedule_issues else []
+    return f"The room would still run and join meetings, with {' and '.join(left_out)}:"

@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from kiosk import _config_fields as f
+from kiosk import _config_schedule as sc
 from kiosk import _config_toml as toml
 from kiosk import _config_voice as vc
 from kiosk._config_issues import ConfigError, ConfigIssue
+from kiosk._config_schedule import ScheduleSection
 from kiosk._config_voice import VoiceSection, ZoneSpec
 from kiosk._voice_plan import verify_voice
 
@@ -34,6 +36,7 @@ __all__ = [
     "ConfigError",
     "ConfigIssue",
     "HubConfig",
+    "ScheduleSection",
     "MicrophoneConfig",
     "SiteConfig",
     "SpeakerConfig",
@@ -195,6 +198,13 @@ _SCHEMA: dict[str, tuple[type[Any], dict[str, _Spec]]] = {
             "script_wav": _Spec(f.existing_file(), "WAV for a synthetic array (+1 ch: reference)"),
         },
     ),
+    "schedule": (
+        ScheduleSection,
+        {
+            "countdown_s": _Spec(f.number(0.0, 3600.0), "countdown before a scheduled join, s"),
+            "meetings": _Spec(sc.meetings, "meetings joined by themselves: title, room, …"),
+        },
+    ),
 }
 
 
@@ -271,18 +281,27 @@ def _from_dict(cls: type[Config], data: Mapping[str, Any], source: str, ctx: f.C
         ConfigIssue(str(k), None, _suggest(k, _SCHEMA, "section")) for k in data if k not in _SCHEMA
     ]
     sections = {name: _build_section(name, data.get(name, {}), ctx, issues) for name in _SCHEMA}
-    voice_issues = [i for i in issues if _in_voice(i)]
-    issues = [i for i in issues if not _in_voice(i)]
+    schedule_issues = [i for i in issues if _in_section(i, "schedule")]
+    voice_issues = [i for i in issues if _in_section(i, "voice")]
+    issues = [i for i in issues if i not in voice_issues and i not in schedule_issues]
     voice_issues += _cross_voice(data.get("voice", {}), ctx, voice_issues, sections["microphone"])
     if issues:
         raise ConfigError(issues + voice_issues, source)
     if voice_issues:  # a broken [voice] turns voice off; the room still joins its meeting
         sections["voice"] = VoiceSection()
-    return cls(**sections, voice_issues=tuple(voice_issues))
+    if schedule_issues:  # a broken meeting entry is left out; the others still run
+        sections["schedule"] = _good_schedule(data.get("schedule", {}), ctx, schedule_issues)
+    return cls(**sections, voice_issues=tuple(voice_issues), schedule_issues=tuple(schedule_issues))
 
 
-def _in_voice(issue: ConfigIssue) -> bool:
-    return issue.key == "voice" or issue.key.startswith(("voice.", "voice["))
+def _in_section(issue: ConfigIssue, name: str) -> bool:
+    return issue.key == name or issue.key.startswith((f"{name}.", f"{name}["))
+
+
+def _good_schedule(raw: object, ctx: f.Context, found: list[ConfigIssue]) -> ScheduleSection:
+    kept = sc.without_bad_entries(raw, [issue.key for issue in found])
+    section = _build_section("schedule", kept, ctx, [])
+    return section if section is not None else ScheduleSection()
 
 
 def _cross_voice(
@@ -300,6 +319,7 @@ def _cross_voice(
 class Config:
     """The whole, validated kiosk configuration.
 
+    ``schedule_issues``: the problems found in [schedule]; the broken entries were left out.
     ``voice_issues``: the problems found in [voice], which was then turned off (``voice`` is
     the default, disabled section); empty when the file is valid.
     """
@@ -311,7 +331,9 @@ class Config:
     speaker: SpeakerConfig = field(default_factory=SpeakerConfig)
     state: StateConfig = field(default_factory=StateConfig)
     voice: VoiceSection = field(default_factory=VoiceSection)
+    schedule: ScheduleSection = field(default_factory=ScheduleSection)
     voice_issues: tuple[ConfigIssue, ...] = ()
+    schedule_issues: tuple[ConfigIssue, ...] = ()
 
     @classmethod
     def from_dict(

@@ -12,6 +12,7 @@ from PyQt6.QtWidgets import QApplication
 
 from kiosk import state
 from kiosk.app import KioskApp, headless_wanted, run_qt
+from kiosk.autojoin import AutoJoin
 from kiosk.config import Config, ConfigError, StateConfig, load_config
 from kiosk.service import Service
 from ui import texts
@@ -46,7 +47,11 @@ def choices(path: str) -> Iterator[Choice]:
         return
     if config.voice_issues:
         log.error("[voice] problems, voice is off:\n%s", ConfigError(config.voice_issues, path))
-    yield Choice("the file", config, remember=not config.voice_issues)
+    if config.schedule_issues:
+        problems = ConfigError(config.schedule_issues, path)
+        log.error("[schedule] problems, those meetings are left out:\n%s", problems)
+    clean = not (config.voice_issues or config.schedule_issues)
+    yield Choice("the file", config, remember=clean)
     yield from _fallbacks("")
 
 
@@ -96,7 +101,10 @@ async def _main(app: QApplication, path: str, full: bool) -> int:
         loop.add_signal_handler(signum, closed.set)
     await asyncio.sleep(0)  # the window's first events are handled: the Join button works
     service.started()
+    autojoin = AutoJoin(service)
+    autojoin.start()
     await closed.wait()
+    autojoin.stop()
     await service.stop()
     await kiosk.stop()
     return 0

@@ -92,6 +92,10 @@ class Service:
             self.memory = memory
             state.save_memory(memory, self.state_dir)
 
+    def remember_skips(self, keys: tuple[str, ...]) -> None:
+        """The scheduled meetings not to be joined again (cancelled, left, over)."""
+        self._remember(skipped=keys)
+
     def _on_call(self, event: CallEvent) -> None:
         if not isinstance(event, StateChanged):
             return

@@ -66,3 +66,12 @@ def failure_text(reason: FailReason | None) -> str:
 
 
 VOICE_CONFIG_OFF = "Micro thông minh tạm tắt do lỗi cấu hình — vẫn họp bình thường."
+
+SCHEDULE_CANCEL = "Không vào họp lần này"
+SCHEDULE_CONFIG_BAD = "Lịch họp có mục bị lỗi nên mục đó được bỏ qua. Hãy gọi kỹ thuật viên."
+
+
+def countdown_text(title: str, seconds: float) -> str:
+    """«Cuộc họp «Giao ban» sẽ tự động bắt đầu sau 1:30»."""
+    whole = max(0, int(seconds + 0.999))  # 0.4 s left still shows 0:01
+    return f"Cuộc họp «{title}» sẽ tự động bắt đầu sau {whole // 60}:{whole % 60:02d}"

@@ -19,6 +19,7 @@ from devices import LatestFrame
 from endpoint import CallState
 from ui import texts
 from ui.meeting import MeetingView
+from ui.schedule import CountdownBanner
 from ui.viewmodel import CallViewModel
 
 STYLE = """
@@ -26,6 +27,7 @@ QWidget { background: #10151c; color: #f2f4f7; font-family: "Noto Sans", "DejaVu
 QLabel#title { font-size: 30px; font-weight: bold; }
 QLabel#status { font-size: 22px; color: #c9d4e3; }
 QLabel#notice { background: #7a5b00; font-size: 18px; padding: 8px; }
+QLabel#countdown { background: #1d4f91; font-size: 24px; padding: 10px; }
 QLabel#caption { font-size: 20px; background: #000000; padding: 2px; }
 QLabel#waiting { font-size: 26px; color: #9fb0c6; }
 QLabel#badge { background: #b3261e; font-size: 20px; padding: 6px 12px; border-radius: 6px; }
@@ -56,13 +58,14 @@ class KioskWindow(QMainWindow):
         self.notice = self._label("", "notice")
         self.notice.setWordWrap(True)
         self.notice.hide()
+        self.countdown = CountdownBanner()
         self.pages = QStackedWidget()
         self.pages.addWidget(self._home_page())
         self.meeting = MeetingView(self_slot)
         self.pages.addWidget(self._meeting_page())
         central = QWidget()
         layout = QVBoxLayout(central)
-        for widget in (self.notice, self.title, self.status):
+        for widget in (self.notice, self.countdown, self.title, self.status):
             layout.addWidget(widget)
         layout.addWidget(self.pages, 1)
         self.setCentralWidget(central)
