@@ -8,15 +8,17 @@ from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QGridLayout, QLabel, QWidget
 
 from devices import LatestFrame
-from endpoint import Participant
+from endpoint import LinkQuality, Participant
 from ui import texts
+from ui.link import LinkIndicator
 from ui.tiles import VideoTile
 
 REFRESH_FPS = 15
 
 
 class MeetingView(QWidget):
-    """A grid of remote tiles plus a small self view in the bottom-right corner."""
+    """A grid of remote tiles, a small self view in the bottom-right corner, and how good
+    our link is (signal bars, «Kết nối tốt / yếu / kém») in the top-left corner."""
 
     def __init__(self, self_slot: LatestFrame[object]) -> None:
         super().__init__()
@@ -29,6 +31,9 @@ class MeetingView(QWidget):
         self.self_view = VideoTile(texts.SELF_VIEW, self_slot)
         self.self_view.setParent(self)
         self.self_view.setObjectName("selfview")
+        self.link = LinkIndicator(figures=False, bar_height=28)
+        self.link.setParent(self)
+        self.link.setObjectName("tvlink")
         self.timer = QTimer(self)
         self.timer.setInterval(1000 // REFRESH_FPS)
         self.timer.timeout.connect(self.refresh)
@@ -44,6 +49,7 @@ class MeetingView(QWidget):
                 self.tiles[feed] = VideoTile(participant.display, participant.video)  # type: ignore[arg-type]
             self.tiles[feed].set_talking(participant.talking)
             self.tiles[feed].set_stale(participant.stale)
+            self.tiles[feed].set_link(participant.weak, participant.video_paused)
         self._layout_tiles()
 
     def _layout_tiles(self) -> None:
@@ -52,6 +58,12 @@ class MeetingView(QWidget):
         for index, tile in enumerate(self.tiles.values()):
             self.grid.addWidget(tile, index // columns, index % columns)
         self.self_view.raise_()
+        self.link.raise_()
+
+    def set_link(self, link: LinkQuality | None) -> None:
+        self.link.set_link(link)
+        self.link.move(8, 8)
+        self.link.raise_()
 
     def refresh(self) -> None:
         for tile in self.tiles.values():

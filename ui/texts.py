@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from endpoint import CallState, FailReason
+from endpoint import CallState, FailReason, LinkGrade, LinkQuality
 
 JOIN = "Tham gia họp"
 LEAVE = "Rời họp"
@@ -52,6 +52,23 @@ FAILURE = {
 
 
 STALE_TILE = "mất kết nối"
+WEAK_TILE = "đường truyền yếu"  # the room's stream reaches us poorly; distinct from stale
+PAUSED_TILE = "video tạm dừng — đường truyền yếu"  # our downlink: its sound still comes
+
+LINK_GRADE = {
+    LinkGrade.GOOD: "Kết nối tốt",
+    LinkGrade.FAIR: "Kết nối yếu",
+    LinkGrade.POOR: "Kết nối kém",
+}
+LINK_VIDEO_PAUSED = "Tạm dừng hình để giữ tiếng"
+
+
+def link_figures(link: LinkQuality) -> str:
+    """«Mất gói 3,2 % · Trễ 180 ms», then «↓ 420 ↑ 96 kbit/s» (the worse direction's loss)."""
+    loss = f"{max(link.loss_down, link.loss_up):.1f}".replace(".", ",")
+    delay = f"{link.rtt_ms:.0f} ms" if link.rtt_ms is not None else "—"
+    rates = f"↓ {link.kbps_down:.0f} ↑ {link.kbps_up:.0f} kbit/s"
+    return f"Mất gói {loss} % · Trễ {delay}\n{rates}"
 
 
 def reconnecting_text(seconds: float, attempt: int) -> str:

@@ -37,6 +37,9 @@ class VideoTile(QFrame):
         self.picture = QLabel()
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.picture.setMinimumSize(160, 90)
+        self.picture.setObjectName("picture")
+        self.picture.setWordWrap(True)
+        self.stale = self.weak = self.paused = False
         self.caption = QLabel(caption)
         self.caption.setObjectName("caption")
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -52,8 +55,32 @@ class VideoTile(QFrame):
 
     def set_stale(self, stale: bool) -> None:
         """A room whose media stopped keeps its tile, captioned «… — mất kết nối»."""
-        self.caption.setText(f"{self.name} — {texts.STALE_TILE}" if stale else self.name)
-        self._set_flag("stale", stale)
+        self.stale = stale
+        self._show_marks()
+
+    def set_link(self, weak: bool, paused: bool) -> None:
+        """A room whose stream reaches us poorly: «… — đường truyền yếu»; one whose video
+        we paused (our downlink) shows its name and «video tạm dừng — …» instead of a
+        picture: it is still heard, so it is not «mất kết nối»."""
+        if paused and not self.paused:
+            self.picture.clear()
+            self.picture.setText(f"{self.name}\n{texts.PAUSED_TILE}")
+            self.shown_seq = -1  # the first frame after the pause is drawn again
+        elif self.paused and not paused:
+            self.picture.clear()
+        self.weak, self.paused = weak, paused
+        self._show_marks()
+
+    def _show_marks(self) -> None:
+        """One caption mark, the gravest first: stale, then weak. A paused tile says why
+        in its picture area; its caption is its name."""
+        mark = texts.STALE_TILE if self.stale else ""
+        if not (self.stale or self.paused) and self.weak:
+            mark = texts.WEAK_TILE
+        self.caption.setText(f"{self.name} — {mark}" if mark else self.name)
+        self._set_flag("stale", self.stale)
+        self._set_flag("paused", self.paused and not self.stale)
+        self._set_flag("weak", self.weak and not (self.stale or self.paused))
 
     def _set_flag(self, name: str, value: bool) -> None:
         if self.property(name) != value:
@@ -64,7 +91,7 @@ class VideoTile(QFrame):
     def refresh(self) -> bool:
         """Draw the newest frame if one arrived since the last call; True if drawn."""
         frame, seq = self.slot.get()
-        if frame is None or seq == self.shown_seq:
+        if frame is None or seq == self.shown_seq or self.paused:
             return False
         self.shown_seq = seq
         image = image_of(frame).scaled(

@@ -9,7 +9,15 @@ from typing import Any, Protocol
 from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 
 from devices import LatestFrame
-from endpoint import Call, CallEvent, CallState, Participant, StateChanged, Tasks
+from endpoint import (
+    Call,
+    CallEvent,
+    CallState,
+    LinkQuality,
+    Participant,
+    StateChanged,
+    Tasks,
+)
 from ui import texts
 
 log = logging.getLogger(__name__)
@@ -37,6 +45,7 @@ class CallViewModel(QObject):
     mutedChanged = pyqtSignal(bool)
     micStateChanged = pyqtSignal(str)  # open | muted | auto_muted | open_warning
     cameraChanged = pyqtSignal(str, bool)  # shot on air (zone name or ""), auto-switching on
+    linkChanged = pyqtSignal(object)  # LinkQuality, or None outside a meeting
 
     def __init__(
         self,
@@ -51,6 +60,7 @@ class CallViewModel(QObject):
         self.status = texts.STATE[call.state]
         self.mic_state = "open"
         self.camera_shot: tuple[str, bool] = ("", True)
+        self.link: LinkQuality | None = None
         self._tasks = Tasks("panel")
         call.listen(self._on_event)
         self._timer = QTimer(self)
@@ -87,6 +97,9 @@ class CallViewModel(QObject):
         return list(self.call.participants.values())
 
     def _on_event(self, event: CallEvent) -> None:
+        if isinstance(event, LinkQuality):
+            self._set_link(event if self.call.state is CallState.IN_MEETING else None)
+            return
         if isinstance(event, StateChanged):
             self.status = self._status_text(event)
             self.stateChanged.emit(event.state, self.status)
@@ -95,7 +108,15 @@ class CallViewModel(QObject):
                 (self._ticker.start if reconnecting else self._ticker.stop)()
             if event.state in (CallState.IDLE, CallState.FAILED):
                 self._meeting_over()
+            in_meeting = event.state is CallState.IN_MEETING
+            self._set_link(self.call.link if in_meeting else None)
         self.participantsChanged.emit()
+
+    def _set_link(self, link: LinkQuality | None) -> None:
+        """The link indicator shows only in a meeting (reconnecting says enough)."""
+        if link != self.link:
+            self.link = link
+            self.linkChanged.emit(link)
 
     def _status_text(self, event: StateChanged) -> str:
         if event.state is CallState.FAILED:

@@ -16,8 +16,9 @@ from PyQt6.QtWidgets import (
 )
 
 from devices import LatestFrame
-from endpoint import CallState
+from endpoint import CallState, LinkQuality
 from ui import texts
+from ui.link import LinkIndicator
 from ui.meeting import MeetingView
 from ui.schedule import CountdownBanner
 from ui.viewmodel import CallViewModel
@@ -38,7 +39,16 @@ QPushButton#shot { font-size: 20px; padding: 10px 14px; }
 QFrame#tile { background: #000000; border: 2px solid #2c3a4d; }
 QFrame#tile[talking="true"] { border: 4px solid #3ddc84; }
 QFrame#tile[stale="true"] { border: 2px dashed #e0a030; }
+QFrame#tile[weak="true"] { border: 3px dotted #e5533d; }
+QFrame#tile[paused="true"] { border: 2px solid #5b8bd0; }
+QLabel#picture { font-size: 22px; color: #c9d4e3; }
 QFrame#selfview { background: #000000; border: 2px solid #e0b000; }
+QFrame#link { background: #1b2430; border-radius: 6px; }
+QFrame#tvlink { background: #1b2430; border-radius: 6px; }
+QLabel#linkgrade { font-size: 20px; background: transparent; }
+QLabel#linkgrade[grade="fair"] { color: #f0cc4a; }
+QLabel#linkgrade[grade="poor"] { color: #ff8a75; }
+QLabel#linkfigures { font-size: 16px; color: #c9d4e3; background: transparent; }
 QPushButton { font-size: 26px; padding: 16px 28px; border-radius: 10px; background: #2c3a4d; }
 QPushButton#join { font-size: 44px; padding: 36px 72px; background: #1f7a3d; }
 QPushButton#leave { background: #b3261e; }
@@ -74,6 +84,7 @@ class KioskWindow(QMainWindow):
         model.mutedChanged.connect(self._on_muted)
         model.micStateChanged.connect(self._on_mic_state)
         model.cameraChanged.connect(self._on_camera)
+        model.linkChanged.connect(self._on_link)
         self._on_state(model.state, model.status)
 
     @staticmethod
@@ -111,6 +122,8 @@ class KioskWindow(QMainWindow):
         self.mute_button = self._button(texts.MUTE, "mute", self.model.toggle_mute)
         self.leave_button = self._button(texts.LEAVE, "leave", self.model.leave)
         bar.addWidget(self.badge)
+        self.link_panel = LinkIndicator(figures=True)
+        bar.addWidget(self.link_panel)
         bar.addStretch(1)
         self.camera_note = self._label("", "camera")
         for label in (self.badge, self.camera_note):  # long Vietnamese phrases wrap, never widen
@@ -154,6 +167,11 @@ class KioskWindow(QMainWindow):
 
     def _on_participants(self) -> None:
         self.meeting.set_participants(self.model.participants)
+
+    def _on_link(self, link: LinkQuality | None) -> None:
+        """Bars and grade on the TV; on the panel the figures too."""
+        self.meeting.set_link(link)
+        self.link_panel.set_link(link)
 
     def _on_muted(self, muted: bool) -> None:
         self.mute_button.setText(texts.UNMUTE if muted else texts.MUTE)

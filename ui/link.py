@@ -1,0 +1,89 @@
+"""The link-quality indicator: signal bars with a plain label, and on the panel the figures."""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import QRectF, Qt
+from PyQt6.QtGui import QColor, QPainter
+from PyQt6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from endpoint import LinkGrade, LinkQuality
+from ui import texts
+
+LIT = {LinkGrade.GOOD: 3, LinkGrade.FAIR: 2, LinkGrade.POOR: 1}
+COLOR = {LinkGrade.GOOD: "#3ddc84", LinkGrade.FAIR: "#e0b000", LinkGrade.POOR: "#e5533d"}
+UNLIT = "#3a4656"
+
+
+class SignalBars(QWidget):
+    """Three rising bars; good lights three (green), fair two (yellow), poor one (red)."""
+
+    def __init__(self, height: int = 24) -> None:
+        super().__init__()
+        self.grade: LinkGrade | None = None
+        self.setFixedSize(height * 5 // 4, height)
+
+    def set_grade(self, grade: LinkGrade) -> None:
+        if grade is not self.grade:
+            self.grade = grade
+            self.update()
+
+    def paintEvent(self, event: object) -> None:  # noqa: N802 - Qt override
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        lit = LIT.get(self.grade, 0) if self.grade is not None else 0
+        gap = self.width() / 10
+        bar = (self.width() - 2 * gap) / 3
+        for i in range(3):
+            height = self.height() * (i + 1) / 3
+            colour = COLOR[self.grade] if self.grade is not None and i < lit else UNLIT
+            painter.setBrush(QColor(colour))
+            rect = QRectF(i * (bar + gap), self.height() - height, bar, height)
+            painter.drawRoundedRect(rect, 2, 2)
+        painter.end()
+
+
+class LinkIndicator(QFrame):
+    """Bars and «Kết nối tốt / yếu / kém»; with *figures*, loss, delay and kbit/s under it
+    (the panel), and a note while incoming video is paused. Hidden while unknown."""
+
+    def __init__(self, figures: bool = False, bar_height: int = 24) -> None:
+        super().__init__()
+        self.setObjectName("link")
+        self.bars = SignalBars(bar_height)
+        self.label = QLabel()
+        self.label.setObjectName("linkgrade")
+        self.figures = QLabel()
+        self.figures.setObjectName("linkfigures")
+        self.figures.setVisible(figures)
+        self._with_figures = figures
+        text = self._text = QVBoxLayout()
+        text.setContentsMargins(0, 0, 0, 0)
+        text.setSpacing(0)
+        text.addWidget(self.label)
+        text.addWidget(self.figures)
+        row = self._row = QHBoxLayout(self)
+        row.setContentsMargins(8, 4, 10, 4)
+        row.addWidget(self.bars, 0, Qt.AlignmentFlag.AlignVCenter)
+        row.addLayout(text)
+        self.hide()
+
+    def set_link(self, link: LinkQuality | None) -> None:
+        """Show *link* (None: not in a meeting, nothing to show)."""
+        self.setVisible(link is not None)
+        if link is None:
+            return
+        self.bars.set_grade(link.grade)
+        self.label.setText(texts.LINK_GRADE[link.grade])
+        if self.label.property("grade") != link.grade.value:
+            self.label.setProperty("grade", link.grade.value)
+            self.label.style().unpolish(self.label)  # type: ignore[union-attr]
+            self.label.style().polish(self.label)  # type: ignore[union-attr]
+        if self._with_figures:
+            note = f"\n{texts.LINK_VIDEO_PAUSED}" if link.video_paused else ""
+            self.figures.setText(texts.link_figures(link) + note)
+        for label in (self.label, self.figures):
+            label.ensurePolished()  # its font from the style sheet, before it is measured
+        self._text.invalidate()  # a longer grade or figures: grow to fit, never cut off
+        self._row.invalidate()
+        self.resize(self.sizeHint())
