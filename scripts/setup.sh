@@ -9,6 +9,7 @@ APT_PACKAGES=(
   pulseaudio pulseaudio-utils             # audio server with null devices (tests, demo)
   pipewire pipewire-bin libspa-0.2-modules wireplumber  # echo-cancel check, private daemon
   libportaudio2 libasound2-plugins        # sounddevice and ALSA's pulse device
+  libopus0                                # Opus PLC/FEC on receive if PyAV's own is missing
   iproute2 util-linux                     # private network namespace (ip, unshare)
   openssl                                 # test certificates for the wss:// hub
   fonts-noto-core fonts-dejavu-core       # Vietnamese diacritics on screen
