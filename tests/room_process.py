@@ -61,11 +61,18 @@ def link_fields(call: Call) -> dict[str, Any]:
     }
 
 
+def send_fields(call: Call) -> dict[str, Any]:
+    """What this room sends: its quality tier (None: not adapting) and kbit/s."""
+    status = call.send_status
+    tier = status.tier.name if status is not None and status.tier is not None else None
+    return {"tier": tier, "send_kbps": round(status.send_kbps, 1) if status else None}
+
+
 async def report(call: Call, stop: asyncio.Event) -> None:
     while not stop.is_set():
         seen = {p.display: p.video.seq for p in call.participants.values()}
         stale = [p.display for p in call.participants.values() if p.stale]
-        say("frames", seen=seen, stale=stale, **link_fields(call))
+        say("frames", seen=seen, stale=stale, **link_fields(call), **send_fields(call))
         await asyncio.sleep(REPORT_EVERY)
 
 
