@@ -86,7 +86,7 @@ async def test_camera_track_sends_each_tier_s_size_and_rate(tier: Tier) -> None:
         camera.stop()
     assert {(f.width, f.height) for f in frames} == {(tier.width, tier.height)}
     assert {f.opaque for f in frames} == {tier}
-    assert tier.fps * 0.8 <= rate <= tier.fps * 1.1, f"{rate:.1f} frames/s"
+    assert tier.fps * 0.5 <= rate <= tier.fps * 1.1, f"{rate:.1f} frames/s"  # never above
 
 
 async def test_camera_track_without_a_tier_sends_the_camera_as_it_is() -> None:
