@@ -32,6 +32,11 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--screenshot", metavar="FILE.png", help="save the meeting screen")
     check = sub.add_parser("check-config", help="validate a configuration file")
     check.add_argument("file", nargs="?", default=DEFAULT_CONFIG_PATH)
+    test = sub.add_parser("selftest", help="test camera, microphones, speakers, network, disk")
+    test.add_argument("--config", default=DEFAULT_CONFIG_PATH, help="TOML configuration file")
+    test.add_argument("--json", metavar="FILE", help="write the JSON report here")
+    test.add_argument("--html", metavar="FILE", help="write the HTML report here")
+    test.add_argument("--demo", action="store_true", help="the synthetic kit + a local hub")
     return top
 
 
@@ -45,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.command == "check-config":
         return check_config_command(args.file)
+    if args.command == "selftest":
+        from kiosk.selftest_cli import selftest_command
+
+        return selftest_command(args.config, args.json, args.html, args.demo)
     if args.command == "demo":
         from kiosk.demo import demo
 
