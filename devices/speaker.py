@@ -190,14 +190,22 @@ class Playout:
         now = self._clock()
         late = source.arrivals.add(now, count)
         source.spare.append((now, len(source.ring) + int(late * self.rate)))
+        self._retarget(source)
+        self._plan_cut(source, now)
+
+    def _retarget(self, source: _Source) -> None:
         spread = source.arrivals.spread()
         if spread is not None:
             wanted = int((spread + MARGIN) * self.rate)
             source.target = min(max(wanted, self._bounds[0]), self._bounds[1])
-        settled = [spare for when, spare in source.spare if now - when <= SETTLE]
-        oldest = source.spare[0][0]
-        if now - oldest >= SETTLE and min(settled) > source.target + self.rate * MARGIN:
-            source.cut = max(source.cut, min(settled) - source.target)
+
+    def _plan_cut(self, source: _Source, now: float) -> None:
+        """Cut what even the lowest level of the last ``SETTLE`` seconds had to spare."""
+        if now - source.spare[0][0] < SETTLE:
+            return
+        lowest = min(spare for when, spare in source.spare if now - when <= SETTLE)
+        if lowest > source.target + self.rate * MARGIN:
+            source.cut = max(source.cut, lowest - source.target)
             source.spare.clear()
 
     def _bound(self, source: _Source) -> None:
@@ -237,6 +245,7 @@ class Playout:
             source.primed = False
             source.underruns += 1
             source.stalled += count - len(block)
+            source.cut = 0
             if self.adaptive:
                 block[-FADE:] *= np.linspace(1.0, 0.0, len(block[-FADE:]), dtype=np.float32)
         return block
