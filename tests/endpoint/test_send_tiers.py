@@ -27,6 +27,7 @@ from tests.room_process import RemoteRoom
 LOSS = 0.10
 STEP_DOWN_WITHIN = 6.0  # s: the policy's 5 s, plus a report period and a loaded machine
 LOSSY_SECONDS = 12.0
+CAP_KBPS = 120.0  # below 320x180@10 with its audio (190 kbit/s)
 TOP_NAME, LOW_NAME = TIERS[TOP].name, TIERS[LOWEST_VIDEO].name
 
 
@@ -87,4 +88,32 @@ async def test_ten_percent_uplink_loss_steps_the_tier_down_within_5_s(
     assert tiers[-1] == LOW_NAME, f"ends at {tiers[-1]}: 10 % random loss keeps video"
     assert low_kbps < top_kbps, f"{low_kbps:.0f} kbit/s at {LOW_NAME}"
     assert fps >= 5.0 and not stale_seen, "the other room kept seeing this one"
+    assert remote.state() == "in-meeting" and near.state is CallState.IN_MEETING
+
+
+async def test_an_uplink_too_thin_for_video_sends_the_still_picture_and_stays_seen(
+    room: Any, open_hub: LocalHub, remote: RemoteRoom, link: ImpairedLink
+) -> None:
+    near = await meet_across_link(room, open_hub, remote)
+    link.set(up=Impairment(rate_kbps=CAP_KBPS))
+    capped = time.monotonic()
+    await wait_until(lambda: any(x["tier"] == "still" for x in remote.reports(capped)), 25)
+    still = next(x["t"] for x in remote.reports(capped) if x["tier"] == "still")
+    frames_then, _ = frames_of(near, "Xã Xa")
+    stale_seen = False
+    await asyncio.sleep(2.0)  # what was queued on the link before is through
+    start = time.monotonic()
+    while time.monotonic() < start + 6.0:
+        stale_seen = stale_seen or frames_of(near, "Xã Xa")[1]
+        await asyncio.sleep(0.2)
+    fps = (frames_of(near, "Xã Xa")[0] - frames_then) / (time.monotonic() - still)
+    tiers = [x["tier"] for x in remote.reports(capped)]
+    kbps = mean_kbps(remote, "still", start)
+    print(
+        f"\nuplink capped at {CAP_KBPS:.0f} kbit/s: still picture after {still - capped:.1f} s; "
+        f"tiers seen {sorted(set(tiers), key=tiers.index)}; send {kbps:.0f} kbit/s; the "
+        f"other room decoded {fps:.1f} frames/s; uplink {link.counters()['up']}"
+    )
+    assert tiers[-1] == "still" and kbps < CAP_KBPS
+    assert 0.5 <= fps <= 2.0 and not stale_seen, "a frame a second, never taken for gone"
     assert remote.state() == "in-meeting" and near.state is CallState.IN_MEETING
