@@ -8,12 +8,13 @@ import asyncio
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from devices import CheckResult
 from kiosk import netns
-from kiosk.config import ConfigError, load_config
-from kiosk.report import write_html, write_json
-from kiosk.selftest import Kit, Report, config_kit, demo_kit, run_selftest, summary_lines
+
+if TYPE_CHECKING:  # the heavy imports wait until after the move into the namespace
+    from devices import CheckResult
+    from kiosk.selftest import Kit, Report
 
 BAR = 30
 MARKS = {"pass": "✓", "warn": "!", "fail": "✗"}
@@ -33,6 +34,9 @@ def progress_bar(done: int, total: int, result: CheckResult) -> None:
 
 
 def _finish(report: Report, json_path: str | None, html_path: str | None, url: str | None) -> int:
+    from kiosk.report import write_html, write_json
+    from kiosk.selftest import summary_lines
+
     for line in summary_lines(report):
         print(line)
     if json_path:
@@ -45,6 +49,8 @@ def _finish(report: Report, json_path: str | None, html_path: str | None, url: s
 
 
 def _run(kit: Kit) -> Report:
+    from kiosk.selftest import run_selftest
+
     return asyncio.run(run_selftest(kit, progress_bar))
 
 
@@ -52,6 +58,9 @@ def selftest_command(config: str, json_path: str | None, html_path: str | None, 
     """Exit 0 when every check passes, 1 with warnings, 2 with any failure."""
     if demo:
         return _demo(json_path, html_path)
+    from kiosk.config import ConfigError, load_config
+    from kiosk.selftest import config_kit
+
     try:
         kit = config_kit(load_config(config))
     except ConfigError as err:
@@ -62,10 +71,11 @@ def selftest_command(config: str, json_path: str | None, html_path: str | None, 
 
 
 def _demo(json_path: str | None, html_path: str | None) -> int:
-    from kiosk.hub import LocalHub
-
     if not netns.inside() and netns.probe():
         netns.exec_inside([sys.executable, "-m", "kiosk.cli", *sys.argv[1:]])
+    from kiosk.hub import LocalHub
+    from kiosk.selftest import demo_kit
+
     interface = netns.INTERFACE if netns.inside() else ""
     with (
         LocalHub(interface=interface) as hub,
