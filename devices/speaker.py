@@ -4,9 +4,9 @@ Remote audio is written per source into bounded rings; the speaker pulls mixed b
 its own pace, so the playout runs on the speaker's clock, not on packet arrivals.
 
 Adaptive (the default): each source's delay follows how irregularly its audio arrives.
-Every write is stamped with the injected clock; its lateness against a steady stream is
-kept for the last ``WINDOW`` writes, and the target delay is the 98th percentile of that
-lateness above its minimum, plus ``MARGIN`` (for the speaker's and the decoder's block
+Every write is stamped with the injected clock; its lateness against a steady stream,
+above the earliest of the last ``FLOOR`` seconds, is kept for the last ``WINDOW`` writes,
+and the target delay is the 98th percentile of that, plus ``MARGIN`` (for the speaker's and the decoder's block
 sizes), between ``min_target_ms`` and ``max_target_ms``. A source that runs dry plays
 silence only until ``RESUME`` of audio is back (not a whole target), so a late burst costs
 just its lateness; the delay that burst left behind is then cut back towards the target,
@@ -47,6 +47,7 @@ WINDOW = 500  # writes the lateness statistics look back on (10 s of 20 ms frame
 QUANTILE = 0.98  # lateness the target covers; rarer spikes cost a short stall
 MARGIN = 0.02  # seconds on top of the measured spread (block sizes)
 RESUME = 0.04  # seconds of audio a dry source waits for before it plays again (at most)
+FLOOR = 2.0  # seconds the earliest arrival is looked for in (as NetEQ does)
 RESYNC = 0.3  # seconds of lateness taken as a break in the stream (an outage), not jitter
 LEARN = 50  # writes seen before the measured spread sets the target
 HEADROOM = 0.1  # seconds above the target at which a source is cut at once
@@ -89,11 +90,14 @@ class SourceStats:
 
 
 class _Arrivals:
-    """Lateness of each write against a steady stream; its spread is the jitter to cover."""
+    """How late each write comes against a steady stream, above the earliest of the last
+    ``FLOOR`` seconds (so a lasting shift, such as a sender that skipped, is soon not
+    jitter any more); the spread of those is the jitter to cover."""
 
     def __init__(self, rate: int) -> None:
         self.rate = rate
-        self._late: deque[float] = deque(maxlen=WINDOW)
+        self._late: deque[float] = deque(maxlen=WINDOW)  # above the floor, seconds
+        self._recent: deque[tuple[float, float]] = deque(maxlen=WINDOW)  # (when, late)
         self._origin: float | None = None
         self._samples = 0
 
@@ -102,19 +106,22 @@ class _Arrivals:
         if self._origin is None:
             self._origin = now
         late = now - self._origin - self._samples / self.rate
-        if self._late and late - min(self._late) > RESYNC:  # an outage: start over
-            self._late.clear()
-            self._origin, self._samples, late = now, 0, 0.0
+        while self._recent and now - self._recent[0][0] > FLOOR:
+            self._recent.popleft()
+        floor = min((old for _, old in self._recent), default=late)
+        if late - floor > RESYNC:  # an outage: start over
+            self._recent.clear()
+            self._origin, self._samples, late, floor = now, 0, 0.0, 0.0
         self._samples += count
-        self._late.append(late)
-        return late - min(self._late)
+        self._recent.append((now, late))
+        self._late.append(max(0.0, late - floor))
+        return self._late[-1]
 
     def spread(self) -> float | None:
         """The lateness to cover (seconds); None until ``LEARN`` writes were seen."""
         if len(self._late) < LEARN:
             return None
-        late = np.fromiter(self._late, dtype=np.float64)
-        return float(np.quantile(late, QUANTILE) - late.min())
+        return float(np.quantile(np.fromiter(self._late, dtype=np.float64), QUANTILE))
 
 
 class _Source:
