@@ -150,7 +150,7 @@ async def main(args: argparse.Namespace) -> None:
     camera.start()
     pin = os.environ.get("ROOM_PIN")
     settings = HubSettings(url=args.url, room=args.room, display=args.name, pin=pin)
-    playout = Playout()
+    playout = Playout(adaptive=not args.baseline)  # the baseline: the fixed 80/200 ms mixer
     call = Call(settings, camera, SyntheticMicrophone(args.tone, level=LEVEL), playout)
     eye, ear = Eye(), Ear(playout)
 
