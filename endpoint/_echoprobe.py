@@ -27,6 +27,7 @@ from endpoint._janus_ws import JanusClient
 PLUGIN = "janus.plugin.echotest"
 PACKET = 1000  # bytes of payload per probe packet
 GRACE_S = 0.4  # how long after a step its late echoes still count
+WARMUP_S = 0.3  # the lowest rate first, uncounted: the association settles
 _HEAD = struct.Struct("!IId")  # step, sequence, send time
 
 # (label, kbit/s the tier needs); each rate is probed with 20 % headroom
@@ -137,6 +138,7 @@ async def measure(
         echo = _Echo(steps)
         channel.on("message", echo.on_message)
         await _connect(handle, pc, channel)
+        await _pace(channel, len(steps), Step(rates[0], WARMUP_S))  # not counted
         for index, step in enumerate(steps):
             await _pace(channel, index, step)
         await asyncio.sleep(GRACE_S)
@@ -156,25 +158,24 @@ def _jitter(rtts: list[float]) -> float:
 # --- the verdict -------------------------------------------------------------------------------
 
 
-def _sustained(step: Step, base: Step) -> bool:
-    base_rtt = statistics.median(base.rtts) if base.rtts else 0.0
-    rtt = statistics.median(step.rtts) if step.rtts else math.inf
-    return (
-        step.loss <= base.loss + 0.04
-        and step.received_kbps >= 0.85 * step.kbps
-        and rtt <= base_rtt + 0.15
-    )
+def _median_rtt(step: Step) -> float:
+    return statistics.median(step.rtts) if step.rtts else math.inf
+
+
+def _sustained(step: Step, loss: float, rtt: float) -> bool:
+    """The path carried *step*: no more loss than the path's own, no queue building up."""
+    return step.loss <= loss + 0.05 and _median_rtt(step) <= rtt + 0.3
 
 
 def choose_tier(steps: list[Step]) -> tuple[str, float]:
-    """The best tier the steps show (rates from low to high) and the one-way loss."""
-    base = steps[0]
-    one_way = 1.0 - math.sqrt(max(0.0, 1.0 - base.loss))  # the echo crosses the path twice
-    carried = 0
-    for step in steps:
-        if not _sustained(step, base):
-            break
-        carried = step.kbps
+    """The best tier the steps show and the path's one-way loss.
+
+    The path's own loss is the least any step saw (random loss hits every rate; a rate
+    cap only the rates above it); the echo crosses the path twice."""
+    loss = min(s.loss for s in steps)
+    one_way = 1.0 - math.sqrt(max(0.0, 1.0 - loss))
+    rtt = min(_median_rtt(s) for s in steps)
+    carried = max((s.kbps for s in steps if _sustained(s, loss, rtt)), default=0)
     usable = [(label, need) for label, need in TIERS if carried >= need * 1.2]
     if one_way > 0.20 or not usable:
         return AUDIO_ONLY, one_way
@@ -188,7 +189,7 @@ def media_result(rates: list[Step], jitter: float, seconds: float) -> CheckResul
     tier, one_way = choose_tier(rates)
     rtts = [r for s in rates for r in s.rtts]
     rtt_ms = round(1000 * statistics.median(rtts), 1) if rtts else None
-    loss_pct = round(100 * rates[0].loss, 1)
+    loss_pct = round(100 * min(s.loss for s in rates), 1)
     metrics = {"tier": tier, "rtt_ms": rtt_ms, "jitter_ms": round(1000 * jitter, 1),
                "loss_pct": loss_pct, "one_way_loss_pct": round(100 * one_way, 1)}  # fmt: skip
     summary = (f"tier {tier}; RTT {rtt_ms} ms, jitter {metrics['jitter_ms']} ms, "

@@ -30,7 +30,7 @@ from endpoint import _echoprobe
 from endpoint._janus_ws import JanusClient
 from endpoint.errors import EndpointError
 
-STEP_TIMEOUT = {"dns": 3.0, "tcp": 3.0, "tls": 4.0, "websocket": 4.0, "media": 12.0}
+STEP_TIMEOUT = {"dns": 3.0, "tcp": 3.0, "tls": 4.0, "websocket": 4.0, "media": 18.0}
 EXPIRY_WARN_DAYS = 14
 RATES = (180, 360, 600)  # kbit/s: the tiers' needs (150, 300, 500) with 20 % headroom
 

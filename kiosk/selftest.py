@@ -35,7 +35,7 @@ from kiosk.config import Config
 log = logging.getLogger(__name__)
 
 RATE = 48000
-TIMEOUTS = {"camera": 6.0, "mic_array": 5.0, "loopback": 6.0, "system": 4.0, "network": 24.0}
+TIMEOUTS = {"camera": 6.0, "mic_array": 5.0, "loopback": 6.0, "system": 4.0, "network": 28.0}
 NET_KEYS = ["dns", "tcp", "tls", "websocket", "media"]
 DEMO_SITE = "Xã Bản Vẽ (bộ thử)"
 
