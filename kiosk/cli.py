@@ -37,6 +37,8 @@ def parser() -> argparse.ArgumentParser:
     test.add_argument("--json", metavar="FILE", help="write the JSON report here")
     test.add_argument("--html", metavar="FILE", help="write the HTML report here")
     test.add_argument("--demo", action="store_true", help="the synthetic kit + a local hub")
+    pin = sub.add_parser("set-pin", help="set the technician area's PIN (stored hashed, 0600)")
+    pin.add_argument("--file", default="/var/lib/diemcau/technician.pin", help="the PIN file")
     return top
 
 
@@ -50,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.command == "check-config":
         return check_config_command(args.file)
+    if args.command == "set-pin":
+        from kiosk.pin import set_pin_command
+
+        return set_pin_command(args.file)
     if args.command == "selftest":
         from kiosk.selftest_cli import selftest_command
 
