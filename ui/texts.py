@@ -92,3 +92,53 @@ def countdown_text(title: str, seconds: float) -> str:
     """«Cuộc họp «Giao ban» sẽ tự động bắt đầu sau 1:30»."""
     whole = max(0, int(seconds + 0.999))  # 0.4 s left still shows 0:01
     return f"Cuộc họp «{title}» sẽ tự động bắt đầu sau {whole // 60}:{whole % 60:02d}"
+
+
+# --- the technician area -------------------------------------------------------------------------
+TECH_ENTRY = "Kỹ thuật"
+TECH_TITLE = "Khu vực kỹ thuật — nhập mã PIN"
+TECH_PIN_PROMPT = "Mã PIN kỹ thuật"
+TECH_OK = "Vào"
+TECH_CLEAR = "Xóa"
+TECH_TAB_SELFTEST = "Tự kiểm tra"
+TECH_TAB_DEVICES = "Thiết bị"
+TECH_TAB_NETWORK = "Mạng và máy chủ"
+TECH_TAB_LOG = "Nhật ký"
+TECH_RUN = "Chạy tự kiểm tra"
+TECH_RUNNING = "Đang kiểm tra… (dưới 30 giây)"
+TECH_RUN_FAILED = "Không chạy được tự kiểm tra. Hãy thử lại; nếu vẫn lỗi, gọi kỹ thuật."
+TECH_EXPORT = "Chép báo cáo ra USB"
+TECH_EXPORT_FAILED = "Không chép được báo cáo. Hãy cắm USB rồi thử lại."
+TECH_VERDICT = {
+    "pass": "Tất cả đều tốt.",
+    "warn": "Dùng được, nhưng có mục cần xem lại.",
+    "fail": "Có lỗi cần sửa trước khi họp.",
+}
+TECH_VERDICT_WORD = {"pass": "Đạt", "warn": "Cảnh báo", "fail": "Lỗi"}
+TECH_DEVICE_KINDS = {"camera": "Camera", "microphone": "Micro", "speaker": "Loa"}
+TECH_CHECK_TITLES = {
+    "camera": "Camera", "mic_array": "Dãy micro", "loopback": "Loa → micro",
+    "audio_server": "Dịch vụ âm thanh", "displays": "Màn hình", "net.dns": "Mạng: tên máy chủ",
+    "net.tcp": "Mạng: kết nối", "net.tls": "Mạng: chứng chỉ", "net.websocket": "Mạng: máy chủ",
+    "net.media": "Mạng: đường hình/tiếng", "disk": "Ổ đĩa", "clock": "Đồng hồ",
+    "cpu_temp": "Nhiệt độ máy", "version": "Phiên bản",
+}  # fmt: skip
+SECRET_SET = "đã đặt (không hiển thị)"
+SECRET_UNSET = "chưa đặt"
+
+
+def tech_wrong_pin(tries_left: int) -> str:
+    return f"Mã PIN không đúng. Còn {tries_left} lần thử."
+
+
+def tech_locked(seconds: float) -> str:
+    whole = max(1, int(seconds + 0.999))
+    return f"Nhập sai quá nhiều lần. Hãy chờ {whole // 60}:{whole % 60:02d} rồi thử lại."
+
+
+def tech_exported(where: str) -> str:
+    return f"Đã chép báo cáo: {where}"
+
+
+def tech_version(version: str) -> str:
+    return f"Phiên bản diemcau {version}"

@@ -1,0 +1,267 @@
+"""The technician area: behind a PIN, the self-test with its progress, verdicts and pictures,
+the device choice, the hub settings (secrets never shown), the last log lines, the version
+and the export of the last report to a USB stick.
+
+The area knows nothing of the kiosk: a :class:`TechnicianBackend` (built in ``kiosk/``)
+checks PINs, runs the self-test and exports; the widgets only show what it answers, in the
+words of ``ui.texts``. No exception text reaches the screen.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
+
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QPixmap
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGridLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from devices import CheckResult, Verdict
+from endpoint import Tasks
+from ui import texts
+
+log = logging.getLogger(__name__)
+
+COLOURS = {Verdict.PASS: "#3ddc84", Verdict.WARN: "#e0b000", Verdict.FAIL: "#ff6b5e"}
+
+
+class PinAnswer(Protocol):
+    ok: bool
+    tries_left: int
+    locked_for: float
+
+
+class SelftestReport(Protocol):
+    results: list[CheckResult]
+
+    @property
+    def verdict(self) -> Verdict: ...
+
+
+Progress = Callable[[int, int, CheckResult], None]
+
+
+class TechnicianBackend(Protocol):
+    version: str
+
+    def attempt(self, pin: str) -> PinAnswer: ...
+
+    def run_selftest(self, progress: Progress) -> Coroutine[Any, Any, SelftestReport]: ...
+
+    def export(self) -> str: ...
+
+    def settings(self) -> list[tuple[str, str]]: ...
+
+    def device_choices(self) -> dict[str, list[str]]: ...
+
+    def choose_device(self, kind: str, name: str) -> None: ...
+
+    def log_lines(self) -> list[str]: ...
+
+
+class PinPage(QWidget):
+    """A keypad and a hidden entry; says how many tries are left or how long it is locked."""
+
+    def __init__(self, on_pin: Callable[[str], None]) -> None:
+        super().__init__()
+        self._on_pin = on_pin
+        self.entry = QLineEdit()
+        self.entry.setEchoMode(QLineEdit.EchoMode.Password)
+        self.entry.setPlaceholderText(texts.TECH_PIN_PROMPT)
+        self.entry.returnPressed.connect(self.submit)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(texts.TECH_TITLE))
+        layout.addWidget(self.entry)
+        layout.addLayout(self._keypad())
+        layout.addWidget(self.message)
+
+    def _keypad(self) -> QGridLayout:
+        grid = QGridLayout()
+        keys = [*"123456789", texts.TECH_CLEAR, "0", texts.TECH_OK]
+        for i, key in enumerate(keys):
+            button = QPushButton(key)
+            button.clicked.connect(self._key(key))
+            grid.addWidget(button, i // 3, i % 3)
+        return grid
+
+    def _key(self, key: str) -> Callable[[], None]:
+        def pressed() -> None:
+            if key == texts.TECH_OK:
+                self.submit()
+            elif key == texts.TECH_CLEAR:
+                self.entry.clear()
+            else:
+                self.entry.insert(key)
+
+        return pressed
+
+    def submit(self) -> None:
+        pin = self.entry.text()
+        self.entry.clear()
+        self._on_pin(pin)
+
+    def show_answer(self, answer: PinAnswer) -> None:
+        if answer.locked_for > 0:
+            self.message.setText(texts.tech_locked(answer.locked_for))
+        else:
+            self.message.setText(texts.tech_wrong_pin(answer.tries_left))
+
+
+class SelftestPage(QWidget):
+    """Run, progress, one line per check (verdict, what to do), the snapshot, export."""
+
+    def __init__(self, backend: TechnicianBackend, tasks: Tasks) -> None:
+        super().__init__()
+        self.backend, self._tasks = backend, tasks
+        self.run_button = QPushButton(texts.TECH_RUN)
+        self.run_button.clicked.connect(self.start)
+        self.progress = QProgressBar()
+        self.verdict = QLabel("")
+        self.results = QLabel("")
+        self.results.setWordWrap(True)
+        self.results.setTextFormat(Qt.TextFormat.RichText)
+        self.snapshot = QLabel("")
+        self.export_button = QPushButton(texts.TECH_EXPORT)
+        self.export_button.setEnabled(False)
+        self.export_button.clicked.connect(self.export)
+        self.export_note = QLabel("")
+        layout = QVBoxLayout(self)
+        for widget in (self.run_button, self.progress, self.verdict, self.results,
+                       self.snapshot, self.export_button, self.export_note):  # fmt: skip
+            layout.addWidget(widget)
+        self.report: SelftestReport | None = None
+
+    def start(self) -> None:
+        self.run_button.setEnabled(False)
+        self.progress.setValue(0)
+        self.verdict.setText(texts.TECH_RUNNING)
+        self._tasks.spawn("selftest", self._run())
+
+    def _progress(self, done: int, total: int, result: CheckResult) -> None:
+        self.progress.setMaximum(total)
+        self.progress.setValue(done)
+
+    async def _run(self) -> None:
+        try:
+            self.report = await self.backend.run_selftest(self._progress)
+        except Exception:  # never a traceback on screen: log it, say it plainly
+            log.exception("self-test failed to run")
+            self.verdict.setText(texts.TECH_RUN_FAILED)
+        else:
+            self._show(self.report)
+        finally:
+            self.run_button.setEnabled(True)
+
+    def _show(self, report: SelftestReport) -> None:
+        self.verdict.setText(texts.TECH_VERDICT[report.verdict.value])
+        self.results.setText("<br>".join(_line(r) for r in report.results))
+        picture = next((r.picture for r in report.results if r.picture), None)
+        if picture:
+            pixmap = QPixmap()
+            pixmap.loadFromData(picture, "JPG")
+            self.snapshot.setPixmap(pixmap)
+        self.export_button.setEnabled(True)
+
+    def export(self) -> None:
+        try:
+            where = self.backend.export()
+        except OSError:
+            log.exception("report export failed")
+            self.export_note.setText(texts.TECH_EXPORT_FAILED)
+            return
+        self.export_note.setText(texts.tech_exported(where))
+
+
+def _line(result: CheckResult) -> str:
+    import html
+
+    colour = COLOURS[result.verdict]
+    word = texts.TECH_VERDICT_WORD[result.verdict.value]
+    title = texts.TECH_CHECK_TITLES.get(result.key, result.key)
+    hint = f" — {html.escape(result.hint.vi)}" if result.hint.vi else ""
+    return f'<span style="color:{colour}">■ {word}</span> {html.escape(title)}{hint}'
+
+
+class TechnicianArea(QWidget):
+    """PIN first; then the tabs. ``lock()`` (on leaving) asks for the PIN again."""
+
+    def __init__(self, backend: TechnicianBackend) -> None:
+        super().__init__()
+        self.backend = backend
+        self._tasks = Tasks("technician")
+        self.pages = QStackedWidget()
+        self.pin_page = PinPage(self._on_pin)
+        self.tabs = QTabWidget()
+        self.selftest = SelftestPage(backend, self._tasks)
+        self.tabs.addTab(self.selftest, texts.TECH_TAB_SELFTEST)
+        self.tabs.addTab(self._devices(), texts.TECH_TAB_DEVICES)
+        self.tabs.addTab(self._settings(), texts.TECH_TAB_NETWORK)
+        self.log_view = QPlainTextEdit()
+        self.log_view.setReadOnly(True)
+        self.tabs.addTab(self.log_view, texts.TECH_TAB_LOG)
+        self.version = QLabel(texts.tech_version(backend.version))
+        area = QWidget()
+        area_layout = QVBoxLayout(area)
+        area_layout.addWidget(self.tabs)
+        area_layout.addWidget(self.version)
+        self.pages.addWidget(self.pin_page)
+        self.pages.addWidget(area)
+        QVBoxLayout(self).addWidget(self.pages)
+
+    @property
+    def unlocked(self) -> bool:
+        return self.pages.currentIndex() == 1
+
+    def _on_pin(self, pin: str) -> None:
+        answer = self.backend.attempt(pin)
+        if answer.ok:
+            self.pin_page.message.clear()
+            self.log_view.setPlainText("\n".join(self.backend.log_lines()))
+            self.pages.setCurrentIndex(1)
+        else:
+            self.pin_page.show_answer(answer)
+
+    def lock(self) -> None:
+        self.pages.setCurrentIndex(0)
+
+    def _devices(self) -> QWidget:
+        page = QWidget()
+        form = QFormLayout(page)
+        self.device_boxes: dict[str, QComboBox] = {}
+        for kind, names in self.backend.device_choices().items():
+            box = QComboBox()
+            box.addItems(names)
+            box.currentTextChanged.connect(lambda name, k=kind: self.backend.choose_device(k, name))
+            self.device_boxes[kind] = box
+            form.addRow(texts.TECH_DEVICE_KINDS.get(kind, kind), box)
+        return page
+
+    def _settings(self) -> QWidget:
+        page = QWidget()
+        form = QFormLayout(page)
+        self.setting_labels = {}
+        for name, value in self.backend.settings():
+            label = QLabel(value)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.setting_labels[name] = label
+            form.addRow(name, label)
+        return page
+
+    async def close_tasks(self) -> None:
+        await self._tasks.close()
