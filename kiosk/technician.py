@@ -120,3 +120,28 @@ def _video_devices() -> list[str]:
 
 def summary(result: CheckResult) -> str:
     return f"{result.key}: {result.verdict.value}"
+
+
+def attach_technician(app: Any, pin_file: Path = DEFAULT_PIN_FILE) -> Any:
+    """Open the technician area from *app*'s window (a :class:`kiosk.app.KioskApp`);
+    returns the area (a window of its own, PIN first every time it opens)."""
+    from importlib import metadata
+
+    from ui.technician import TechnicianArea
+
+    recent = RecentLog()
+    logging.getLogger().addHandler(recent)
+    try:
+        version = metadata.version("diemcau")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    backend = KioskTechnician(app.config, pin_file=pin_file, recent=recent, version=version)
+    area = TechnicianArea(backend)
+
+    def open_area() -> None:
+        area.lock()
+        area.resize(1000, 700)
+        area.show()
+
+    app.window.technicianRequested.connect(open_area)
+    return area

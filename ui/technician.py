@@ -40,9 +40,14 @@ COLOURS = {Verdict.PASS: "#3ddc84", Verdict.WARN: "#e0b000", Verdict.FAIL: "#ff6
 
 
 class PinAnswer(Protocol):
-    ok: bool
-    tries_left: int
-    locked_for: float
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def tries_left(self) -> int: ...
+
+    @property
+    def locked_for(self) -> float: ...
 
 
 class SelftestReport(Protocol):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -52,11 +52,15 @@ QLabel#linkfigures { font-size: 16px; color: #c9d4e3; background: transparent; }
 QPushButton { font-size: 26px; padding: 16px 28px; border-radius: 10px; background: #2c3a4d; }
 QPushButton#join { font-size: 44px; padding: 36px 72px; background: #1f7a3d; }
 QPushButton#leave { background: #b3261e; }
+QPushButton#technician { font-size: 14px; padding: 4px 10px; background: transparent;
+                         color: #5d6b7e; }
 """
 
 
 class KioskWindow(QMainWindow):
     """Full-screen window; everything it shows comes from the view-model."""
+
+    technicianRequested = pyqtSignal()  # the discreet «Kỹ thuật» entry was tapped
 
     def __init__(self, model: CallViewModel, site_name: str, self_slot: LatestFrame[object]):
         super().__init__()
@@ -109,6 +113,10 @@ class KioskWindow(QMainWindow):
         layout.addWidget(self.join_button, 0, Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.retry_button, 0, Qt.AlignmentFlag.AlignCenter)
         layout.addStretch(1)
+        self.technician_button = self._button(
+            texts.TECH_ENTRY, "technician", self.technicianRequested.emit
+        )
+        layout.addWidget(self.technician_button, 0, Qt.AlignmentFlag.AlignRight)
         return page
 
     def _meeting_page(self) -> QWidget:

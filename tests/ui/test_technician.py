@@ -114,3 +114,26 @@ def test_a_selftest_that_breaks_shows_plain_words(qtbot: Any, run: Any, tmp_path
         await area.close_tasks()
 
     run(scenario())
+
+
+def test_the_window_entry_opens_the_area_behind_the_pin(qtbot: Any, tmp_path: Path) -> None:
+    from kiosk.technician import attach_technician
+
+    class App:  # what attach_technician needs of a KioskApp
+        def __init__(self) -> None:
+            from devices import LatestFrame
+            from endpoint import Call, HubSettings
+            from ui import CallViewModel, KioskWindow
+
+            self.config = config("ws://127.0.0.1:9/", tmp_path)
+            settings = HubSettings(url="ws://127.0.0.1:9/", room=1, display="x")
+            self.call = Call(settings, None, None, None)  # type: ignore[arg-type]
+            self.window = KioskWindow(CallViewModel(self.call, None, []), "x", LatestFrame())
+
+    set_pin(tmp_path / "tech.pin", "2468")
+    app = App()
+    qtbot.addWidget(app.window)
+    area = attach_technician(app, tmp_path / "tech.pin")
+    qtbot.addWidget(area)
+    qtbot.mouseClick(app.window.technician_button, Qt.MouseButton.LeftButton)
+    assert area.isVisible() and not area.unlocked
