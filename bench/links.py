@@ -297,7 +297,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--sides", default="ours,baseline")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=1, help="the link's loss pattern")
+    parser.add_argument("--link-index", type=int, default=7, help="tests.linklab link number")
     args = parser.parse_args()
     names = [s for s in args.scenarios.split(",") if s]
     unknown = [s for s in names if s not in SCENARIOS]
@@ -309,7 +310,7 @@ def main() -> None:
     if not netns.inside():
         netns.exec_inside([sys.executable, *sys.argv])
     logging.basicConfig(level=logging.WARNING)
-    with ImpairedLink(7, seed=args.seed) as link:
+    with ImpairedLink(args.link_index, seed=args.seed) as link:
         hub = LocalHub(ws_ip="0.0.0.0")  # signaling reachable from the link's namespace
         with hub:
             for name in names:
