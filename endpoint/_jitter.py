@@ -4,16 +4,19 @@ Why: aiortc's video ``JitterBuffer`` counts packets (512) and releases only comp
 contiguous frames, so one packet that NACK does not recover freezes video until 512 more
 packets arrive (14 s at 640x360@15), and the backlog then plays seconds late.
 
-Ours waits for a missing packet at most ``MAX_WAIT`` after the gap is seen (the receiver's
-own ``NackGenerator`` asks for it at that moment; Janus answers from its retransmission
-buffer), then drops the frame it belongs to and every inter frame after it, asks for a
-keyframe (PLI, at most one per ``PLI_INTERVAL``) and releases the next keyframe. A complete
-keyframe further on is jumped to at once, so delay never builds up. Duplicates and packets
-older than the release point are ignored; memory stays bounded by ``capacity`` packets.
+Ours waits for a missing packet only as long as a retransmission takes. The gap is NACKed
+the moment it shows (endpoint/_nack.py re-sends the NACK while the packet stays missing).
+If the packet is not back within the retransmission timeout (``retransmission_timeout``,
+about 1.5 x RTT, given by the NACK scheduler), it is taken as lost again and a keyframe is
+asked for at once (PLI) while the frame keeps waiting: whichever comes first, the packet
+or a complete keyframe, ends the freeze. After ``MAX_WAIT`` the frame is dropped with every
+inter frame after it and the next keyframe is released; PLIs repeat, at most one per
+``PLI_INTERVAL`` (longer on slow links), while none comes. A complete keyframe further on
+is jumped to at once, so delay never builds up. Duplicates and packets older than the
+release point are ignored; memory stays bounded by ``capacity`` packets.
 
-The wait is fixed, not derived from the RTT: the buffer sees no RTCP. 300 ms covers the
-retransmission round trip on the links we serve (RTT up to ~200 ms) and is the cap the
-design allows.
+Frames go out only from ``add`` (one per packet, as aiortc's receiver wants); the timeouts
+between packets are run by ``poll``, which endpoint/_nack.py calls at ``next_deadline``.
 
 The seam (written against aiortc 1.16): ``aiortc.rtcrtpreceiver`` looks the module-level
 name ``JitterBuffer`` up when a receiver is made: ``JitterBuffer(capacity=16, prefetch=4)``
@@ -44,7 +47,9 @@ from aiortc.rtp import RtpPacket
 log = logging.getLogger(__name__)
 
 MAX_WAIT = 0.3  # seconds a frame waits for a missing packet once the gap is seen
-PLI_INTERVAL = 0.5  # seconds between two keyframe requests
+RETRANSMISSION_TIMEOUT = 0.15  # until the NACK scheduler has measured the RTT
+PLI_INTERVAL = 0.3  # seconds between two keyframe requests (at least)
+IDLE_AFTER = 2.0  # no packet for this long: the stream stopped, no more timed PLIs
 MAX_MISORDER = 100  # a packet this far behind the release point means a new stream
 SEAM_LINES = (
     "JitterBuffer(capacity=16, prefetch=4)",
@@ -113,7 +118,10 @@ class VideoJitterBuffer:
         self._fallback: AiortcJitterBuffer | None = None
         self._reset()
         self._last_pli = -float("inf")
+        self._last_arrival = -float("inf")
         self.dropped_frames = 0
+        self.retransmission_timeout: Callable[[], float] = lambda: RETRANSMISSION_TIMEOUT
+        self.on_change: Callable[[], None] = lambda: None  # after each packet
 
     def _reset(self) -> None:
         self._entries: dict[int, _Entry] = {}
@@ -121,7 +129,9 @@ class VideoJitterBuffer:
         self._head: int | None = None  # next sequence number to release (extended)
         self._highest: int | None = None
         self._chained = False  # the frame at head can be decoded (previous one released)
-        self._want_pli = False
+        self._want_pli = False  # the chain is broken: keyframe wanted until one comes
+        self._early_hole: int | None = None  # a keyframe was asked for this hole
+        self._ask_early = False
 
     @property
     def capacity(self) -> int:
@@ -136,11 +146,44 @@ class VideoJitterBuffer:
             log.info("video payload is not VP8: aiortc's jitter buffer takes over")
             self._fallback = AiortcJitterBuffer(self._capacity, is_video=True)
             return self._fallback.add(packet)
-        now = self._clock()
+        now = self._last_arrival = self._clock()
         start, key = info or (False, False)
         self._store(_Entry(packet, now, start, key, filler=not packet.payload))
         frame = self._next_frame(now)
-        return self._take_pli(now), frame
+        pli = self._take_pli(now)
+        self.on_change()
+        return pli, frame
+
+    def poll(self) -> bool:
+        """Run the timeouts due by now (between packets); True: send a PLI now."""
+        if self._fallback is not None or self._head is None:
+            return False
+        now = self._clock()
+        self._next_frame(now, release=False)
+        return self._take_pli(now)
+
+    def wants(self, seq: int) -> bool:
+        """Whether packet *seq* (16-bit) could still be used: not behind the release point."""
+        if self._head is None or self._highest is None:
+            return True
+        return self._extend(seq) >= self._head
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`poll` next has something to do (clock time), or None."""
+        if self._fallback is not None or self._head is None:
+            return None
+        if self._clock() - self._last_arrival > IDLE_AFTER:
+            return None
+        times = []
+        if self._want_pli or self._ask_early:
+            times.append(self._last_pli + self._repeat_interval())
+        hole = self._head_hole()
+        if hole is not None:
+            seen = self._gap_seen(hole)
+            if hole != self._early_hole:
+                times.append(seen + self._rto())
+            times.append(seen + self._max_wait)
+        return min(times, default=None)
 
     # storing
 
@@ -186,7 +229,7 @@ class VideoJitterBuffer:
 
     # releasing
 
-    def _next_frame(self, now: float) -> JitterFrame | None:
+    def _next_frame(self, now: float, release: bool = True) -> JitterFrame | None:
         while self._head is not None:
             self._skip_to_keyframe()
             head = self._entries.get(self._head)
@@ -198,17 +241,47 @@ class VideoJitterBuffer:
                 continue
             span = self._read(self._head)
             if span.last is not None:
+                if not release:
+                    return None
                 frame = self._release(span.first, span.last)
                 if frame is not None:
                     return frame
             elif span.hole is not None:
-                if now - self._gap_seen(span.hole) < self._max_wait:
+                if not self._waited_out(span.hole, now):
                     return None
                 self.dropped_frames += 1
+                log.debug(
+                    "frame dropped: packet %d not back after %.0f ms",
+                    span.hole,
+                    1000 * self._max_wait,
+                )
                 self._break(span.hole + 1)
             else:
                 return None
         return None
+
+    def _waited_out(self, hole: int, now: float) -> bool:
+        """Whether the frame at head gives up on *hole*; asks for a keyframe once the
+        retransmission is overdue."""
+        waited = now - self._gap_seen(hole)
+        if waited >= self._rto() and hole != self._early_hole:
+            log.debug("packet %d not back after %.0f ms: keyframe asked for", hole, 1000 * waited)
+            self._early_hole, self._ask_early = hole, True
+        return waited >= self._max_wait
+
+    def _head_hole(self) -> int | None:
+        """The missing packet the frame at head waits for, if any."""
+        assert self._head is not None
+        entry = self._entries.get(self._head)
+        if entry is not None and (entry.filler or not entry.start):
+            return None
+        return self._read(self._head).hole
+
+    def _rto(self) -> float:
+        return min(self.retransmission_timeout(), self._max_wait)
+
+    def _repeat_interval(self) -> float:
+        return max(self._pli_interval, 2 * self._rto())
 
     def _skip_to_keyframe(self) -> None:
         """Jump to the newest complete keyframe: nothing before it is needed any more."""
@@ -251,15 +324,19 @@ class VideoJitterBuffer:
             self._want_pli = True
             return None
         if entries[0].key:
+            log.debug("keyframe of %d packets", len(entries))
             self._want_pli = False
+        self._ask_early = False  # what the frame waited for came
         self._chained = True
         data = b"".join(getattr(e.packet, "_data", b"") for e in entries)
         return JitterFrame(data=data, timestamp=entries[0].packet.timestamp)
 
     def _take_pli(self, now: float) -> bool:
-        if not self._want_pli or now - self._last_pli < self._pli_interval:
+        wanted = self._want_pli or self._ask_early
+        if not wanted or now - self._last_pli < self._repeat_interval():
             return False
-        self._last_pli = now
+        self._last_pli, self._ask_early = now, False
+        log.debug("PLI")
         return True
 
 

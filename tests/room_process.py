@@ -7,6 +7,12 @@ JSON line per state change ``{"t", "event": "state", "state", "attempt"}`` and, 
 0.2 s, ``{"t", "event": "frames", "seen": {room: frames decoded}, "stale": [rooms]}``.
 ``t`` is ``time.monotonic()``, which every process on the machine shares. Ends on SIGTERM
 (leaving the meeting) or when stdin closes.
+
+With ``--per-frame`` it also prints, for every frame decoded from another room, ``{"t",
+"event": "frame", "room", "counter", "stamp_ms", "wall_ms"}``: the frame code the sender
+drew into the picture (devices/framecode.py: its frame counter and wall-clock send time)
+and this process' wall clock when the frame came out of the decoder, so freezes and
+delay are measured per frame (same machine, same wall clock).
 """
 
 from __future__ import annotations
@@ -21,8 +27,8 @@ import sys
 import time
 from typing import Any
 
-from devices import Playout, SyntheticCamera, SyntheticMicrophone
-from endpoint import Call, CallEvent, HubSettings, StateChanged
+from devices import Playout, SyntheticCamera, SyntheticMicrophone, framecode
+from endpoint import Call, CallEvent, HubSettings, Participant, StateChanged
 
 REPORT_EVERY = 0.2
 
@@ -48,6 +54,19 @@ def on_event(event: CallEvent) -> None:
         say("state", state=event.state.value, attempt=event.attempt, reason=str(event.reason))
 
 
+def frame_reporter(participant: Participant) -> None:
+    """Report each frame decoded from *participant* with the code read from its picture."""
+
+    def decoded() -> None:  # called by the receiving task right after each new frame
+        frame, _ = participant.video.get()
+        code = framecode.decode(frame.to_ndarray(format="gray")) if frame is not None else None
+        if code is not None:
+            say("frame", room=participant.display, counter=code.counter,
+                stamp_ms=code.stamp_ms, wall_ms=int(time.time() * 1000))  # fmt: skip
+
+    participant.video.listen(decoded)
+
+
 def link_fields(call: Call) -> dict[str, Any]:
     """This room's link grade, rooms it marks weak or whose video it paused, and the
     seconds of audio each room delivered to the playout."""
@@ -68,8 +87,13 @@ def send_fields(call: Call) -> dict[str, Any]:
     return {"tier": tier, "send_kbps": round(status.send_kbps, 1) if status else None}
 
 
-async def report(call: Call, stop: asyncio.Event) -> None:
+async def report(call: Call, stop: asyncio.Event, per_frame: bool) -> None:
+    watched: set[int] = set()
     while not stop.is_set():
+        for participant in call.participants.values() if per_frame else ():
+            if id(participant) not in watched:
+                watched.add(id(participant))
+                frame_reporter(participant)
         seen = {p.display: p.video.seq for p in call.participants.values()}
         stale = [p.display for p in call.participants.values() if p.stale]
         say("frames", seen=seen, stale=stale, **link_fields(call), **send_fields(call))
@@ -89,7 +113,7 @@ async def main(args: argparse.Namespace) -> None:
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_reader(sys.stdin.fileno(), lambda: sys.stdin.read(1) or stop.set())
     await call.join()
-    reporter = asyncio.create_task(report(call, stop))
+    reporter = asyncio.create_task(report(call, stop, args.per_frame))
     await stop.wait()
     await call.leave()
     reporter.cancel()
@@ -102,6 +126,7 @@ if __name__ == "__main__":
     parser.add_argument("--room", type=int, required=True)
     parser.add_argument("--name", required=True)
     parser.add_argument("--tone", type=float, default=440.0)
+    parser.add_argument("--per-frame", action="store_true", help="report every decoded frame")
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(created).3f %(name)s: %(message)s"
     )
@@ -122,9 +147,11 @@ class RemoteRoom:
         self._reader.start()
 
     @staticmethod
-    def argv(url: str, room: int, name: str, tone: float = 440.0) -> list[str]:
+    def argv(
+        url: str, room: int, name: str, tone: float = 440.0, per_frame: bool = False
+    ) -> list[str]:
         return [sys.executable, "-m", "tests.room_process", "--url", url, "--room", str(room),
-                "--name", name, "--tone", str(tone)]  # fmt: skip
+                "--name", name, "--tone", str(tone)] + ["--per-frame"] * per_frame  # fmt: skip
 
     def _read(self) -> None:
         for line in self.proc.stdout:
@@ -158,6 +185,28 @@ class RemoteRoom:
             if seen != count:
                 longest, moved, count = max(longest, t - moved), t, seen
         return max(longest, reports[-1][0] - moved) if reports else float("inf")
+
+    def shown(self, display: str, since: float, until: float | None = None) -> list[dict[str, Any]]:
+        """Per-frame reports (``--per-frame``) of *display* in [since, until], each frame
+        once and in order: a frame older than one already shown does not count."""
+        shown: list[dict[str, Any]] = []
+        for x in list(self.lines):
+            if x["event"] != "frame" or x["room"] != display or x["t"] < since:
+                continue
+            if until is not None and x["t"] > until:
+                break
+            if not shown or x["counter"] > shown[-1]["counter"]:
+                shown.append(x)
+        return shown
+
+    def longest_freeze(self, display: str, since: float, until: float) -> float:
+        """Largest time in [since, until] between two frames of *display* shown."""
+        times = [since] + [x["t"] for x in self.shown(display, since, until)] + [until]
+        return max(b - a for a, b in zip(times, times[1:], strict=False))
+
+    def delays_ms(self, display: str, since: float, until: float | None = None) -> list[int]:
+        """Send stamp to decoded, per frame shown, in milliseconds."""
+        return [(x["wall_ms"] - x["stamp_ms"]) % 2**32 for x in self.shown(display, since, until)]
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -12,12 +12,19 @@ from types import SimpleNamespace
 from typing import Any
 
 import aiortc.rtcrtpreceiver as receiver_module
+import pytest
 from aiortc.codecs.vpx import VpxPayloadDescriptor, vp8_depayload
 from aiortc.jitterbuffer import JitterBuffer as AiortcJitterBuffer
 from aiortc.rtp import RtpPacket
 
 from endpoint import _jitter
-from endpoint._jitter import MAX_WAIT, PLI_INTERVAL, VideoJitterBuffer
+from endpoint._jitter import (
+    IDLE_AFTER,
+    MAX_WAIT,
+    PLI_INTERVAL,
+    RETRANSMISSION_TIMEOUT,
+    VideoJitterBuffer,
+)
 
 FRAME_TICKS = 6000  # 90 kHz / 15 fps
 
@@ -122,23 +129,93 @@ def test_a_lost_packet_recovered_in_time_costs_nothing() -> None:
     assert buffer.dropped_frames == 0
 
 
-def test_a_packet_lost_for_good_costs_one_frame_wait_then_a_keyframe() -> None:
+def test_a_packet_lost_for_good_asks_for_a_keyframe_then_drops_the_frame() -> None:
     sender = Sender()
     clock = Clock()
     buffer = make(clock)
     feed(buffer, sender.frames(2, key_first=True))
     third = sender.frame()
     assert feed(buffer, [third[0], third[2], *sender.frames(2)]) == ([], 0)
-    clock.now += MAX_WAIT - 0.01
-    assert feed(buffer, sender.frame()) == ([], 0)  # still waiting: inside the bound
+    clock.now += RETRANSMISSION_TIMEOUT - 0.01
+    assert feed(buffer, sender.frame()) == ([], 0)  # the retransmission may still come
     clock.now += 0.02
-    assert feed(buffer, sender.frame()) == ([], 1)  # given up: one PLI, inter frames dropped
-    assert feed(buffer, sender.frames(3)) == ([], 0)  # PLI rate-limited
-    clock.now += PLI_INTERVAL
+    assert feed(buffer, sender.frame()) == ([], 1)  # overdue: a keyframe asked for at once
+    clock.now = 100.0 + MAX_WAIT - 0.01
+    assert feed(buffer, sender.frame()) == ([], 0)  # the frame still waits
+    clock.now += 0.02
+    assert feed(buffer, sender.frame()) == ([], 0)  # given up; the PLI is rate-limited
+    assert buffer.dropped_frames >= 1
+    clock.now = 100.0 + RETRANSMISSION_TIMEOUT + PLI_INTERVAL + 0.01
     assert feed(buffer, sender.frame()) == ([], 1)  # no keyframe yet: asked again
-    assert feed(buffer, sender.frames(3, key_first=True)) == ([12, 13, 14], 0)
+    assert feed(buffer, sender.frames(3, key_first=True)) == ([11, 12, 13], 0)
     clock.now += PLI_INTERVAL
-    assert feed(buffer, sender.frames(2)) == ([15, 16], 0)
+    assert feed(buffer, sender.frames(2)) == ([14, 15], 0)
+
+
+def test_a_retransmission_after_the_keyframe_request_still_completes_the_frame() -> None:
+    sender = Sender()
+    clock = Clock()
+    buffer = make(clock)
+    feed(buffer, sender.frames(2, key_first=True))
+    third = sender.frame()
+    assert feed(buffer, [third[0], third[2]]) == ([], 0)
+    clock.now += RETRANSMISSION_TIMEOUT + 0.01
+    assert feed(buffer, sender.frame()) == ([], 1)
+    assert feed(buffer, [third[1]]) == ([3], 0)  # the second retransmission came first
+    assert feed(buffer, sender.frames(2)) == ([4, 5, 6], 0)
+    clock.now += PLI_INTERVAL + 0.01
+    assert feed(buffer, sender.frames(2)) == ([7, 8], 0)  # no more keyframe requests
+    assert buffer.dropped_frames == 0
+
+
+def test_the_retransmission_timeout_comes_from_the_measured_rtt() -> None:
+    sender = Sender()
+    clock = Clock()
+    buffer = make(clock)
+    buffer.retransmission_timeout = lambda: 0.04
+    feed(buffer, sender.frames(2, key_first=True))
+    third = sender.frame()
+    feed(buffer, [third[0], third[2]])
+    clock.now += 0.05
+    assert feed(buffer, sender.frame()) == ([], 1)
+    buffer.retransmission_timeout = lambda: 5.0  # never longer than MAX_WAIT
+    fourth = sender.frames(1)
+    clock.now += MAX_WAIT
+    assert feed(buffer, fourth)[0] == [] and buffer.dropped_frames >= 1
+
+
+def test_between_packets_poll_runs_the_timeouts_at_next_deadline() -> None:
+    sender = Sender()
+    clock = Clock()
+    buffer = make(clock)
+    changed: list[int] = []
+    buffer.on_change = lambda: changed.append(1)
+    feed(buffer, sender.frames(2, key_first=True))
+    assert buffer.next_deadline() is None and len(changed) == 6
+    third = sender.frame()
+    feed(buffer, [third[0], third[2]])
+    assert buffer.next_deadline() == 100.0 + RETRANSMISSION_TIMEOUT
+    assert not buffer.poll()  # not yet
+    clock.now = 100.0 + RETRANSMISSION_TIMEOUT + 1e-9
+    assert buffer.poll() and not buffer.poll()  # one keyframe request
+    assert buffer.next_deadline() == 100.0 + MAX_WAIT
+    clock.now = 100.0 + MAX_WAIT + 1e-9
+    assert not buffer.poll() and buffer.dropped_frames == 1  # dropped; PLI rate-limited
+    repeat = 100.0 + RETRANSMISSION_TIMEOUT + PLI_INTERVAL
+    assert buffer.next_deadline() == pytest.approx(repeat)
+    clock.now = repeat + 1e-6
+    assert buffer.poll()
+    clock.now = 100.0 + IDLE_AFTER + 0.01
+    assert buffer.next_deadline() is None  # no packets: the stream stopped, stay quiet
+
+
+def test_wants_only_what_is_not_yet_released() -> None:
+    sender = Sender(seq=65534)
+    buffer = make(Clock())
+    assert buffer.wants(7)
+    packets = sender.frames(2, key_first=True)
+    feed(buffer, packets)
+    assert not buffer.wants(65534) and not buffer.wants(3) and buffer.wants(4) and buffer.wants(10)
 
 
 def test_aiortc_buffer_holds_everything_behind_a_lost_packet() -> None:
@@ -199,7 +276,7 @@ def test_a_long_burst_drops_to_the_next_keyframe_in_bounded_memory() -> None:
         released += got[0]
         plis += got[1]
         assert len(buffer._entries) <= 32
-    assert released == [] and 3 <= plis <= 5  # asked again every PLI_INTERVAL
+    assert released == [] and 5 <= plis <= 7  # asked again every PLI_INTERVAL
     assert feed(buffer, sender.frames(3, key_first=True)) == ([53, 54, 55], 0)
 
 
