@@ -11,9 +11,11 @@ long as the latest late packet needed, capped at ``MAX_REORDER_WAIT``); otherwis
 packets after it go on at once, marked with how many were given up before them, and
 ``ConcealingOpusDecoder`` (``endpoint/_opus_decode.py``) fills the hole with PLC and the
 next packet's in-band FEC. Duplicates and packets whose slot is gone are dropped; memory
-is bounded by ``CAPACITY`` packets. Timing (how much delay to hold against jitter, and
-trimming it) is the playout's job: ``devices.Playout`` runs on the speaker's clock and
-adapts its target to how irregularly these frames arrive.
+is bounded by ``CAPACITY`` packets. Each packet's transit (arrival against its RTP
+timestamp, ``endpoint/_transit.py``) is noted too: the queue it shows is what the
+receive-side pause watches (``endpoint/_video_pause.py``). Timing (how much delay to
+hold against jitter, and trimming it) is the playout's job: ``devices.Playout`` runs on
+the speaker's clock and adapts its target to how irregularly these frames arrive.
 
 The seam (aiortc 1.16): the receiver builds ``JitterBuffer(capacity=16, prefetch=4)`` for
 audio through that module-level name and its decoder thread calls the module-level
@@ -40,6 +42,7 @@ from aiortc.rtp import RtpPacket
 
 from endpoint import _jitter, _libopus
 from endpoint._opus_decode import AudioBurst, Unit, decode_totals, decoder_for
+from endpoint._transit import Transit, Unwrap
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,8 @@ MAX_REORDER_WAIT = 0.06  # seconds a hole is held open for a reordered packet, a
 REORDER_MEMORY = 10.0  # seconds a late packet keeps the wait up
 REORDER_MARGIN = 0.005  # seconds waited beyond what the latest late packet needed
 MAX_MISORDER = 100  # a packet this far behind means the sender started over
+RTP_RATE = 48000  # Opus' RTP clock, whatever its sampling rate (RFC 7587)
+QUEUE_LEAST = 5  # packets in the transit reading's half second (25 come at 20 ms)
 SEAM_LINES = (
     "JitterBuffer(capacity=16, prefetch=4)",
     "self.__jitter_buffer.add(packet)",
@@ -110,6 +115,7 @@ class AudioJitterBuffer:
         self._clock = clock
         self.stats = ReceiveStats()
         self._late_waits: deque[tuple[float, float]] = deque(maxlen=64)  # (when, needed)
+        self.transit = Transit(least=QUEUE_LEAST)  # queueing on the way (endpoint/_transit.py)
         self._restart(None)
 
     def _restart(self, ssrc: int | None) -> None:
@@ -119,6 +125,8 @@ class AudioJitterBuffer:
         self._next: int | None = None  # next extended sequence number to release
         self._highest: int | None = None
         self._far_behind: int | None = None  # the last packet far behind, if the last was
+        self._rtp_time = Unwrap()
+        self.transit.clear()
 
     @property
     def capacity(self) -> int:
@@ -130,6 +138,10 @@ class AudioJitterBuffer:
         now = self._clock()
         needed = [wait for when, wait in self._late_waits if now - when < REORDER_MEMORY]
         return min(self._max_wait, max(needed) + REORDER_MARGIN) if needed else 0.0
+
+    def queueing_delay(self) -> float | None:
+        """Seconds of standing queue these packets met on their way (``_transit``)."""
+        return self.transit.queueing(self._clock())
 
     def add(self, packet: RtpPacket) -> tuple[bool, AudioBurst | None]:
         """Take one packet; return (False, the packets now due in order, or None)."""
@@ -153,6 +165,7 @@ class AudioJitterBuffer:
             ext = packet.sequence_number
         if self._next is None:
             self._ssrc, self._next = packet.ssrc, ext
+        self.transit.add(now, self._rtp_time(packet.timestamp) / RTP_RATE)
         if ext < self._next:
             self._too_late(ext, now)
         elif ext in self._pending:

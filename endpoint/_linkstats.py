@@ -6,7 +6,9 @@ say about our outgoing streams (loss, round trip), bytes each way, and each room
 decoded frame count. :class:`LinkMeter` turns the last ``WINDOW`` seconds of samples
 into :class:`Figures`; the grades below turn figures into good / fair / poor, and
 :class:`Hysteresis` keeps a grade from flickering. :class:`LinkWatch` runs all of this
-while the call is in a meeting and drives the receive-side pause (``_video_pause``).
+while the call is in a meeting and drives the receive-side pause (``_video_pause``): for
+that it also reads the standing queue our audio buffers saw (``_transit``) and the hub's
+sender reports as they reached us.
 
 Thresholds (percent of packets lost over the window, round trip in ms, frames/s):
 
@@ -27,12 +29,13 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from aiortc import RTCPeerConnection
 
-from endpoint._video_pause import VideoPause
+from endpoint._transit import SenderReports
+from endpoint._video_pause import LOSS_WINDOW, Evidence, VideoPause
 from endpoint.errors import EndpointError
 from endpoint.events import LinkGrade, LinkQuality, Participant
 
@@ -81,6 +84,8 @@ class Sample:
     bytes_in: int = 0
     bytes_out: int = 0
     frames: Mapping[int, int] = field(default_factory=dict)  # feed -> video frames decoded
+    queues: Mapping[str, float] = field(default_factory=dict)  # audio mid -> standing queue, s
+    reports: Mapping[int, tuple[int, float]] = field(default_factory=dict)  # hub's last SRs
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,24 @@ def _receiver_counts(receiver: Any) -> Counts:
     return sum((Counts(s.packets_received, s.packets_lost) for s in media), Counts())
 
 
+def _queue(receiver: Any) -> float | None:
+    """The standing queue our audio buffer (``_audio_jitter``) saw, if it is ours."""
+    reading = getattr(
+        getattr(receiver, "_RTCRtpReceiver__jitter_buffer", None), "queueing_delay", None
+    )
+    return reading() if callable(reading) else None
+
+
+def _sender_reports(receiver: Any) -> dict[int, tuple[int, float]]:
+    """The last RTCP sender report per SSRC: NTP middle 32 bits, arrival (``time.time()``),
+    as aiortc 1.16 keeps them for its receiver reports (``__lsr``, ``__lsr_time``)."""
+    ntp = getattr(receiver, "_RTCRtpReceiver__lsr", None)
+    arrival = getattr(receiver, "_RTCRtpReceiver__lsr_time", None)
+    if not isinstance(ntp, dict) or not isinstance(arrival, dict):
+        return {}
+    return {ssrc: (ntp[ssrc], arrival[ssrc]) for ssrc in ntp if ssrc in arrival}
+
+
 def _transport_bytes(pcs: Iterable[RTCPeerConnection]) -> tuple[int, int]:
     transports = {t.receiver.transport for pc in pcs for t in pc.getTransceivers()}
     bytes_in = bytes_out = 0
@@ -149,15 +172,22 @@ async def read_sample(
 ) -> Sample:
     """Sample the media connections by role ("sending", "receiving")."""
     inbound: dict[str, Counts] = {}
+    queues: dict[str, float] = {}
+    reports: dict[int, tuple[int, float]] = {}
     if (receiving := pcs.get("receiving")) is not None:
         for transceiver in receiving.getTransceivers():
-            if transceiver.mid is not None:
-                inbound[transceiver.mid] = _receiver_counts(transceiver.receiver)
+            if transceiver.mid is None:
+                continue
+            inbound[transceiver.mid] = _receiver_counts(transceiver.receiver)
+            if (queue := _queue(transceiver.receiver)) is not None:
+                queues[transceiver.mid] = queue
+            reports.update(_sender_reports(transceiver.receiver))
     outbound, rtt = Counts(), None
     if (sending := pcs.get("sending")) is not None:
         outbound, rtt = await _outbound(sending)
     bytes_in, bytes_out = _transport_bytes(pcs.values())
-    return Sample(now, inbound, outbound, rtt, bytes_in, bytes_out, dict(frames))
+    sample = Sample(now, inbound, outbound, rtt, bytes_in, bytes_out, dict(frames))
+    return replace(sample, queues=queues, reports=reports)
 
 
 # -- figures over a window ---------------------------------------------------------------
@@ -171,16 +201,25 @@ class LinkMeter:
     def add(self, sample: Sample) -> None:
         self._samples.append(sample)
 
-    def _span(self) -> tuple[Sample, Sample] | None:
+    def _span(self, window: float) -> tuple[Sample, Sample] | None:
         if len(self._samples) < 2:
             return None
         new = self._samples[-1]
-        old = next(s for s in self._samples if s.t >= new.t - self.window - 1e-6)
+        old = next(s for s in self._samples if s.t >= new.t - window - 1e-6)
         return (old, new) if new.t > old.t else (self._samples[-2], new)
+
+    def loss_down(self, window: float) -> float | None:
+        """Percent lost on every incoming stream over the last *window* seconds."""
+        span = self._span(window)
+        return (
+            None
+            if span is None
+            else _delta(span[0].inbound, span[1].inbound, span[1].inbound).loss()
+        )
 
     def figures(self, mids: Mapping[str, tuple[int, str]]) -> Figures:
         """*mids*: which feed and kind each receiving m-line carries now."""
-        span = self._span()
+        span = self._span(self.window)
         if span is None:
             return Figures()
         old, new = span
@@ -314,6 +353,7 @@ class LinkWatch:
         self.grade = Hysteresis()
         self.room_grades: dict[int, Hysteresis] = {}
         self.pause = VideoPause() if hold_video is not None else None
+        self.reports = SenderReports()
         self.video_paused = False
         self.last: LinkQuality | None = None
 
@@ -329,20 +369,27 @@ class LinkWatch:
     async def step(self) -> None:
         now = self._clock()
         frames = {f: p.video.get()[1] for f, p in self._rooms.participants.items()}
-        self.meter.add(await read_sample(self._connections(), frames, now))
+        sample = await read_sample(self._connections(), frames, now)
+        self.meter.add(sample)
+        self.reports.add(sample.reports)
         figures = self.meter.figures(self._mids())
-        await self._protect(now, figures.loss_down)
+        await self._protect(now, self._evidence(sample))
         self._judge_rooms(now, figures)
         self._report(now, figures)
 
-    async def _protect(self, now: float, loss_down: float | None) -> None:
+    def _evidence(self, sample: Sample) -> Evidence:
+        queue = min(sample.queues.values(), default=None)  # what every room's audio met
+        return Evidence(self.meter.loss_down(LOSS_WINDOW), queue, self.reports.queueing())
+
+    async def _protect(self, now: float, seen: Evidence) -> None:
         if self.pause is None or self._hold is None:
             return
-        wanted = self.pause.update(now, loss_down)
+        wanted = self.pause.update(now, seen)
         if wanted == self.video_paused:
             return
-        log.info("incoming video %s (downlink loss %.1f %%)",
-                 "paused" if wanted else "resumed", loss_down or 0.0)  # fmt: skip
+        log.info("incoming video %s (downlink: loss %s %%, queue %s ms, at the hub's "
+                 "reports %s ms)", "paused" if wanted else "resumed", _shown(seen.loss),
+                 _shown(seen.queue, 1000), _shown(seen.hub_queue, 1000))  # fmt: skip
         try:
             await self._hold(wanted)
         except EndpointError as err:
@@ -375,3 +422,7 @@ class LinkWatch:
         if meaningful(self.last, quality):
             self.last = quality
             self._emit(quality)
+
+
+def _shown(value: float | None, scale: float = 1.0) -> str:
+    return "?" if value is None else f"{value * scale:.0f}" if scale > 1 else f"{value:.1f}"

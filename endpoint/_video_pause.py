@@ -1,30 +1,93 @@
-"""Receive-side protection: when our downlink cannot carry the incoming video, pause it.
+"""Receive-side protection: when our downlink is congested, pause the incoming video.
 
-A rate-capped link (a DSL line, a shared radio hop) drops what it cannot carry at the tail
-of its queue, and it drops audio as readily as video. Once the downlink has lost more than
-``PAUSE_LOSS`` % of packets for ``PAUSE_AFTER`` s, the hub is asked to stop relaying video
-to us (its subscriber ``configure`` with ``send: false`` per video m-line: no
-renegotiation), so the room keeps hearing the meeting. After ``RESUME_AFTER`` s of a
-healthy link (loss under ``HEALTHY_LOSS`` %) video is tried again; if it has to be paused
-again soon after, the next wait doubles (up to ``RESUME_MAX``), and a resumed video that
-lasts ``SETTLED`` s sets the wait back.
+A rate-capped link (a DSL line, a shared radio hop) holds what it cannot carry in a queue
+and drops at the tail of that queue, audio as readily as video. Then the hub is asked to
+stop relaying video to us (its subscriber ``configure`` with ``send: false`` per video
+m-line: no renegotiation), so the room keeps hearing the meeting. Random loss is *not* a
+reason: audio loses the same share whether video flows or not, and retransmission plus
+our time-bounded jitter buffer keep the picture moving (endpoint/_jitter.py).
 
-Why 15 %: random loss up to 10 % is carried by retransmission and our time-bounded jitter
-buffer (video keeps moving, endpoint/_jitter.py), so pausing there would cost the room
-its picture for nothing; a link that cannot carry the video loses far more (a 256 kbit/s
-cap under ~300 kbit/s of video and audio loses 25-50 %). Pure random loss of 15 % or more
-also pauses video: the picture would be mostly broken anyway, and audio loses nothing by it.
+The signal (:class:`Congestion`, one verdict per LinkWatch sample, once a second):
+
+- ``queue``: the standing queue on the incoming audio: the least transit (arrival against
+  RTP timestamp) of the last 0.5 s above the least of the last 10 s (endpoint/_transit.py),
+  the smallest over the rooms we hear. Audio flows while video is paused, so the signal
+  is there before, during and after a pause. A fixed long path (300 ms round trip) is in
+  the floor; jitter is single late packets, which the half-second minimum ignores.
+- ``hub_queue``: the same on the hub's RTCP sender reports, which only our downlink
+  carries. A sending room behind a thin uplink shows a queue and loss on its own media
+  too; its sender reports do not, and pausing our video would not help it (its own send
+  tiers do). Unknown (no reports lately, e.g. dropped at the tail) does not block.
+- ``loss``: percent of incoming packets lost over the last 2 s (all streams).
+
+Congested when ``hub_queue`` (if known) is at least ``HUB_QUEUE`` and either
+
+- the queue stands at ``QUEUE`` or more *and* ``LOSS`` % or more is lost: a full queue
+  dropping at its tail. 80 ms: a queue the jitter of a radio hop does not fake (the
+  minimum over half a second of 25 packets), well under what a thin link's buffer holds
+  (a 256 kbit/s cap with a 200 ms queue shows 150-200 ms). 5 %: a full tail-drop queue
+  under 1.5-2x its rate drops 30-50 %; a short queue that drops nothing is no reason.
+  A delay step with no loss (a route change, a satellite hop) does not pause.
+- or the queue is ``BLOAT`` or more and grew by ``GROWTH`` on each of the last two samples:
+  a deep buffer that does not drop yet, but whose delay keeps climbing (audio then comes
+  slower than it plays and stalls). A one-off step grows once, not twice.
+
+One congested sample pauses: the evidence already holds 0.5 s of standing queue and 2 s
+of loss, so the pause comes 1-2 s after the queue fills.
+
+Resuming: while paused, audio alone cannot show whether the link could carry video again,
+so video is tried again after ``RESUME_AFTER`` s without a standing queue; a try that brings
+the congestion back is paused within a sample or two, and if it came within ``PROBATION``
+s of the try, the next wait doubles (up to ``RESUME_MAX``); a resumed video that lasts
+``SETTLED`` s sets the wait back.
 """
 
 from __future__ import annotations
 
-PAUSE_LOSS = 15.0  # % downlink loss ...
-PAUSE_AFTER = 5.0  # ... sustained this long (s): pause incoming video
-HEALTHY_LOSS = 3.0  # % downlink loss under which the link counts as healthy
-RESUME_AFTER = 30.0  # s of a healthy link before video is tried again
+from collections import deque
+from dataclasses import dataclass
+
+QUEUE = 0.08  # s of standing queue on the incoming audio ...
+LOSS = 5.0  # ... with this % lost over the last LOSS_WINDOW s: congested
+HUB_QUEUE = 0.05  # s of queue on the hub's sender reports: the queue is on our downlink
+BLOAT = 0.25  # s of standing queue that, growing ...
+GROWTH = 0.03  # ... by this much on each of the last two samples, is congestion without loss
+LOSS_WINDOW = 2.0  # s the loss figure for the pause is counted over
+RESUME_AFTER = 30.0  # s without a standing queue before video is tried again
 RESUME_MAX = 120.0  # s, the longest wait after repeated failed tries
 PROBATION = 20.0  # s: a pause this soon after a resume doubles the next wait
 SETTLED = 60.0  # s of video after a resume: the wait is back to RESUME_AFTER
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One sample's look at the downlink; None where there was too little to tell."""
+
+    loss: float | None = None  # % lost over the last LOSS_WINDOW s, every incoming stream
+    queue: float | None = None  # s, standing queue on the incoming audio (least over rooms)
+    hub_queue: float | None = None  # s, queue on the hub's sender reports (our downlink)
+
+
+class Congestion:
+    """Is our downlink congested? One verdict per sample (None: no audio to tell by)."""
+
+    def __init__(self) -> None:
+        self._queues: deque[float] = deque(maxlen=3)
+
+    def judge(self, seen: Evidence) -> bool | None:
+        if seen.queue is None:
+            self._queues.clear()
+            return None
+        self._queues.append(seen.queue)
+        if seen.hub_queue is not None and seen.hub_queue < HUB_QUEUE:
+            return False  # the queue is before the hub (a sending room's uplink), not ours
+        overflowing = seen.queue >= QUEUE and seen.loss is not None and seen.loss >= LOSS
+        return overflowing or self._bloating()
+
+    def _bloating(self) -> bool:
+        q = list(self._queues)
+        growing = len(q) == 3 and q[1] - q[0] >= GROWTH and q[2] - q[1] >= GROWTH
+        return growing and q[-1] >= BLOAT
 
 
 class VideoPause:
@@ -33,35 +96,32 @@ class VideoPause:
     def __init__(self) -> None:
         self.paused = False
         self.wait = RESUME_AFTER
-        self._bad_since: float | None = None
+        self.congestion = Congestion()
         self._good_since: float | None = None
         self._resumed_at: float | None = None
 
-    def update(self, now: float, loss_down: float | None) -> bool:
-        """*loss_down*: percent lost on our downlink over the last seconds (None: too few
-        packets to tell, which keeps the decision as it is). Returns whether to pause."""
-        if loss_down is None:
-            self._bad_since = self._good_since = None
+    def update(self, now: float, seen: Evidence) -> bool:
+        """Returns whether to pause; too little evidence keeps the decision as it is."""
+        congested = self.congestion.judge(seen)
+        if congested is None or seen.queue is None:
+            self._good_since = None
         elif self.paused:
-            self._while_paused(now, loss_down)
+            self._while_paused(now, seen.queue)
         else:
-            self._while_flowing(now, loss_down)
+            self._while_flowing(now, congested)
         return self.paused
 
-    def _while_flowing(self, now: float, loss: float) -> None:
+    def _while_flowing(self, now: float, congested: bool) -> None:
         if self._resumed_at is not None and now - self._resumed_at >= SETTLED:
             self.wait, self._resumed_at = RESUME_AFTER, None
-        if loss <= PAUSE_LOSS:
-            self._bad_since = None
+        if not congested:
             return
-        self._bad_since = now if self._bad_since is None else self._bad_since
-        if now - self._bad_since >= PAUSE_AFTER:
-            if self._resumed_at is not None and now - self._resumed_at <= PAUSE_AFTER + PROBATION:
-                self.wait = min(2 * self.wait, RESUME_MAX)
-            self.paused, self._bad_since, self._good_since = True, None, None
+        if self._resumed_at is not None and now - self._resumed_at <= PROBATION:
+            self.wait = min(2 * self.wait, RESUME_MAX)
+        self.paused, self._good_since = True, None
 
-    def _while_paused(self, now: float, loss: float) -> None:
-        if loss >= HEALTHY_LOSS:
+    def _while_paused(self, now: float, queue: float) -> None:
+        if queue >= QUEUE:
             self._good_since = None
             return
         self._good_since = now if self._good_since is None else self._good_since

@@ -157,18 +157,29 @@ class FakeRooms:
 
 
 class Script:
-    """Scripted samples: *loss* % on every stream of feed 7, 100 packets/s per m-line."""
+    """Scripted samples: *loss* % on every stream of feed 7, 100 packets/s per m-line;
+    *queue* s of standing queue on its audio; the hub's sender report each second, held
+    up by *hub_queue* s."""
 
     def __init__(self) -> None:
         self.t = 0.0
         self.loss = 0.0
+        self.queue = 0.0
+        self.hub_queue = 0.0
         self.got = {"0": Counts(), "1": Counts()}
 
     async def read(self, pcs: Any, frames: Mapping[int, int], now: float) -> Sample:
         lost = round(self.loss)
         for mid in self.got:
             self.got[mid] += Counts(100 - lost, lost)
-        return Sample(now, dict(self.got), rtt=0.05, frames=dict(frames))
+        sent = now - 0.3  # sent on the hub's clock (any offset), arrived here just now
+        report = {11: (int(sent * 65536) & 0xFFFFFFFF, 1000.0 + now + self.hub_queue)}
+        return Sample(now, dict(self.got), rtt=0.05, frames=dict(frames),
+                      queues={"0": self.queue}, reports=report)  # fmt: skip
+
+    def congest(self, on: bool) -> None:
+        """A full tail-drop queue on our downlink, or none."""
+        self.loss, self.queue, self.hub_queue = (30.0, 0.18, 0.18) if on else (0.0, 0.0, 0.0)
 
 
 Watched = tuple[LinkWatch, Script, FakeRooms, list[bool], list[LinkQuality]]
@@ -206,22 +217,41 @@ async def test_watch_grades_tells_and_pauses_on_a_bad_downlink(monkeypatch: Any)
     first = len(told)
     await run_for(w, script, 5, room)
     assert len(told) == first, "nothing changed: nothing told"
-    script.loss = 30.0
-    await run_for(w, script, 12, room)
-    assert held == [True] and w.video_paused and room.video_paused
+    script.congest(True)
+    await run_for(w, script, 1, room)
+    assert held == [True] and w.video_paused, "paused on the first congested sample"
+    await run_for(w, script, 11, room)
+    assert held == [True] and room.video_paused
     assert told[-1].grade is LinkGrade.POOR and told[-1].video_paused
     assert told[-1].loss_down == pytest.approx(30.0, abs=3)
     assert room.weak, "its stream loses 30 %"
-    script.loss = 0.0  # video held back: the link is healthy again
+    script.congest(False)  # video held back: the queue is gone
     await run_for(w, script, 25, room)
     assert held == [True]
     await run_for(w, script, 10, room)
     assert held == [True, False] and not room.video_paused
 
 
+async def test_watch_keeps_video_under_random_loss(monkeypatch: Any) -> None:
+    w, script, rooms, held, told = watch(monkeypatch)
+    script.loss = 30.0  # no queue: retransmission and the jitter buffer carry on
+    await run_for(w, script, 30, rooms.participants[7])
+    assert held == [] and told[-1].grade is LinkGrade.POOR
+
+
+async def test_watch_keeps_video_when_the_queue_is_before_the_hub(monkeypatch: Any) -> None:
+    """A sending room behind a thin uplink: its media queues and drops, but the hub's own
+    reports reach us on time: our downlink is fine, pausing would not help."""
+    w, script, rooms, held, _ = watch(monkeypatch)
+    await run_for(w, script, 5, rooms.participants[7])
+    script.loss, script.queue = 30.0, 0.18
+    await run_for(w, script, 20, rooms.participants[7])
+    assert held == []
+
+
 async def test_watch_without_the_pause_only_reports(monkeypatch: Any) -> None:
     w, script, rooms, _, told = watch(monkeypatch, hold=False)
-    script.loss = 30.0
+    script.congest(True)
     await run_for(w, script, 15, rooms.participants[7])
     assert w.pause is None and not w.video_paused
     assert told[-1].grade is LinkGrade.POOR and not told[-1].video_paused
@@ -236,3 +266,22 @@ async def test_watch_clears_its_marks_when_it_stops(monkeypatch: Any) -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert not rooms.participants[7].weak and not rooms.participants[7].video_paused
+
+
+def test_queue_and_sender_reports_read_from_aiortc_receivers() -> None:
+    """The seam guard: aiortc 1.16 keeps the last sender report per SSRC where _linkstats
+    reads it, and builds our audio buffer, whose transit reading _linkstats takes."""
+
+    class Transport:
+        state = "new"
+
+    receiver = RTCRtpReceiver("audio", Transport())  # type: ignore[arg-type]
+    assert ls._queue(receiver) is None  # our buffer, no packets yet
+    buffer = receiver._RTCRtpReceiver__jitter_buffer  # type: ignore[attr-defined]
+    for seq in range(30):
+        buffer.add(RtpPacket(payload_type=111, sequence_number=seq, timestamp=seq * 960, ssrc=5))
+    assert ls._queue(receiver) == pytest.approx(0.0, abs=0.01)  # all at once: no queue
+    receiver._RTCRtpReceiver__lsr[5] = 123  # type: ignore[attr-defined]
+    receiver._RTCRtpReceiver__lsr_time[5] = 1000.5  # type: ignore[attr-defined]
+    assert ls._sender_reports(receiver) == {5: (123, 1000.5)}
+    assert ls._sender_reports(object()) == {} and ls._queue(object()) is None

@@ -1,0 +1,59 @@
+"""Transit above its floor: the queue a stream of packets met (scripted times)."""
+
+from __future__ import annotations
+
+import pytest
+
+from endpoint._transit import BASE, SenderReports, Transit, Unwrap
+
+
+def test_unwrap_keeps_counting_past_the_wrap_and_keeps_late_values_behind() -> None:
+    unwrap = Unwrap()
+    assert [unwrap(v) for v in (2**32 - 960, 0, 960, 2**32 - 100)] == [
+        2**32 - 960, 2**32, 2**32 + 960, 2**32 - 100,
+    ]  # fmt: skip
+
+
+def test_a_fixed_path_delay_and_jitter_are_no_queue() -> None:
+    transit = Transit(least=5)
+    for k in range(500):  # 10 s of 20 ms packets, 150 ms away, every fifth 40 ms late
+        sent = k * 0.02
+        transit.add(1000.0 + sent + 0.15 + (0.04 if k % 5 == 0 else 0.0), sent)
+    assert transit.queueing(1000.0 + 9.99 + 0.15) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_standing_queue_shows_and_becomes_the_floor_after_base_seconds() -> None:
+    transit = Transit(least=5)
+    queue = {}
+    for k in range(int((5 + BASE + 2) / 0.02)):
+        sent = k * 0.02
+        extra = 0.2 if sent >= 5.0 else 0.0
+        transit.add(sent + 0.03 + extra, sent)
+        queue[round(sent, 2)] = transit.queueing(sent + 0.03 + extra)
+    assert queue[4.0] == pytest.approx(0.0, abs=1e-9)
+    assert queue[5.2] == pytest.approx(0.0, abs=1e-9), "not all of the last 0.5 s held up yet"
+    assert queue[5.6] == pytest.approx(0.2) and queue[5.0 + BASE - 1] == pytest.approx(0.2)
+    assert queue[5.0 + BASE + 1.5] == pytest.approx(0.0, abs=1e-9), "a lasting shift is the floor"
+
+
+def test_too_few_packets_is_no_reading_and_memory_is_bounded() -> None:
+    transit = Transit(least=5)
+    for k in range(3):
+        transit.add(k * 0.1, k * 0.1)
+    assert transit.queueing(0.2) is None
+    for k in range(100_000):
+        transit.add(k * 0.001, k * 0.001)
+    assert len(transit._points) <= 256 and len(transit._floors) <= BASE + 2
+
+
+def test_sender_reports_once_each_and_stale_after_three_quiet_samples() -> None:
+    reports = SenderReports()
+    for second in range(10):  # audio and video reports of the same round
+        ntp = second * 65536
+        reports.add({1: (ntp, 500.0 + second + 0.05), 2: (ntp, 500.0 + second + 0.05)})
+    assert reports.queueing() == pytest.approx(0.0, abs=1e-9)
+    reports.add({1: (10 * 65536, 510.25), 2: (10 * 65536, 510.27)})
+    assert reports.queueing() == pytest.approx(0.2)
+    for _ in range(3):  # the same reports again: nothing new came
+        reports.add({1: (10 * 65536, 510.25), 2: (10 * 65536, 510.27)})
+    assert reports.queueing() is None
