@@ -16,6 +16,8 @@ APT_PACKAGES=(
   espeak-ng sox                           # speech corpus for the voice evaluation
   libegl1 libgl1 libglib2.0-0 libfontconfig1 libdbus-1-3
   libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0   # Qt 6 (offscreen and on a display)
+  dpkg-dev lintian systemd udev cage       # the .deb: build, check, install
+  weston libwayland-client0 libwayland-cursor0 libwayland-egl1  # a real compositor in tests
 )
 
 missing=()
