@@ -15,6 +15,7 @@ from kiosk.app import KioskApp, headless_wanted, run_qt
 from kiosk.autojoin import AutoJoin
 from kiosk.config import Config, ConfigError, StateConfig, load_config
 from kiosk.service import Service
+from kiosk.technician import attach_technician
 from ui import texts
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ async def _main(app: QApplication, path: str, full: bool) -> int:
     kiosk = open_kiosk(path)
     service = Service(kiosk)
     kiosk.start(full_screen=full)
+    technician = attach_technician(kiosk)  # «Kỹ thuật»: PIN, self-test, devices, logs
     closed = asyncio.Event()
     app.lastWindowClosed.connect(closed.set)
     loop = asyncio.get_running_loop()
@@ -106,6 +108,7 @@ async def _main(app: QApplication, path: str, full: bool) -> int:
     await closed.wait()
     autojoin.stop()
     await service.stop()
+    technician.close()
     await kiosk.stop()
     return 0
 
