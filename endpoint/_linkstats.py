@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -86,6 +87,7 @@ class Sample:
     frames: Mapping[int, int] = field(default_factory=dict)  # feed -> video frames decoded
     queues: Mapping[str, float] = field(default_factory=dict)  # audio mid -> standing queue, s
     reports: Mapping[int, tuple[int, float]] = field(default_factory=dict)  # hub's last SRs
+    wall: float = 0.0  # time.time() when sampled: the clock of the reports' arrivals
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,7 @@ async def read_sample(
         outbound, rtt = await _outbound(sending)
     bytes_in, bytes_out = _transport_bytes(pcs.values())
     sample = Sample(now, inbound, outbound, rtt, bytes_in, bytes_out, dict(frames))
-    return replace(sample, queues=queues, reports=reports)
+    return replace(sample, queues=queues, reports=reports, wall=time.time())
 
 
 # -- figures over a window ---------------------------------------------------------------
@@ -379,7 +381,8 @@ class LinkWatch:
 
     def _evidence(self, sample: Sample) -> Evidence:
         queue = min(sample.queues.values(), default=None)  # what every room's audio met
-        return Evidence(self.meter.loss_down(LOSS_WINDOW), queue, self.reports.queueing())
+        hub_queue = self.reports.queueing(sample.wall)
+        return Evidence(self.meter.loss_down(LOSS_WINDOW), queue, hub_queue)
 
     async def _protect(self, now: float, seen: Evidence) -> None:
         if self.pause is None or self._hold is None:

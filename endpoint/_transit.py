@@ -86,14 +86,13 @@ class SenderReports:
     Janus): their transit rises with a queue on *our downlink* only, where the media's
     own transit also rises with a queue on the sending room's uplink."""
 
-    STALE = 3  # samples without a new report: no reading
+    FRESH = 1.2  # s: a newest report older than this (one a second is due) says nothing
 
     def __init__(self) -> None:
         self.transit = Transit(recent=RECENT, least=1)
         self._seen: dict[int, int] = {}  # ssrc -> its last report's NTP (middle 32 bits)
         self._ntp = Unwrap()
         self._newest: float | None = None
-        self._quiet = 0
 
     def add(self, reports: Mapping[int, tuple[int, float]]) -> None:
         """One look at the receivers' last reports: ssrc -> (NTP middle 32 bits, arrival)."""
@@ -101,13 +100,14 @@ class SenderReports:
             (at, ssrc, ntp) for ssrc, (ntp, at) in reports.items() if self._seen.get(ssrc) != ntp
         )
         self._seen = {ssrc: ntp for ssrc, (ntp, _) in reports.items()}
-        self._quiet = 0 if new else self._quiet + 1
         for arrival, _, ntp in new:
             self.transit.add(arrival, self._ntp(ntp) / 65536.0)
             self._newest = max(arrival, self._newest or arrival)
 
-    def queueing(self) -> float | None:
-        """Seconds of queue the latest reports met; None when none came lately."""
-        if self._newest is None or self._quiet >= self.STALE:
+    def queueing(self, now: float) -> float | None:
+        """Seconds of queue the latest reports met; None when none came in the last
+        ``FRESH`` s before *now* (same clock as the arrivals: reports held up or dropped
+        by a full queue, or none sent)."""
+        if self._newest is None or now - self._newest > self.FRESH:
             return None
         return self.transit.queueing(self._newest)

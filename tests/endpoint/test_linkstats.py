@@ -175,7 +175,7 @@ class Script:
         sent = now - 0.3  # sent on the hub's clock (any offset), arrived here just now
         report = {11: (int(sent * 65536) & 0xFFFFFFFF, 1000.0 + now + self.hub_queue)}
         return Sample(now, dict(self.got), rtt=0.05, frames=dict(frames),
-                      queues={"0": self.queue}, reports=report)  # fmt: skip
+                      queues={"0": self.queue}, reports=report, wall=1000.5 + now)  # fmt: skip
 
     def congest(self, on: bool) -> None:
         """A full tail-drop queue on our downlink, or none."""

@@ -46,14 +46,14 @@ def test_too_few_packets_is_no_reading_and_memory_is_bounded() -> None:
     assert len(transit._points) <= 256 and len(transit._floors) <= BASE + 2
 
 
-def test_sender_reports_once_each_and_stale_after_three_quiet_samples() -> None:
+def test_sender_reports_once_each_and_no_reading_when_none_came_lately() -> None:
     reports = SenderReports()
     for second in range(10):  # audio and video reports of the same round
         ntp = second * 65536
         reports.add({1: (ntp, 500.0 + second + 0.05), 2: (ntp, 500.0 + second + 0.05)})
-    assert reports.queueing() == pytest.approx(0.0, abs=1e-9)
+    assert reports.queueing(509.5) == pytest.approx(0.0, abs=1e-9)
     reports.add({1: (10 * 65536, 510.25), 2: (10 * 65536, 510.27)})
-    assert reports.queueing() == pytest.approx(0.2)
-    for _ in range(3):  # the same reports again: nothing new came
-        reports.add({1: (10 * 65536, 510.25), 2: (10 * 65536, 510.27)})
-    assert reports.queueing() is None
+    assert reports.queueing(510.5) == pytest.approx(0.2)
+    reports.add({1: (10 * 65536, 510.25), 2: (10 * 65536, 510.27)})  # nothing new came
+    assert reports.queueing(511.4) == pytest.approx(0.2)
+    assert reports.queueing(511.5) is None, "held up or dropped: no reading"

@@ -94,7 +94,8 @@ class Link:
         self.reports.add({9: (int(start * 65536) & 0xFFFFFFFF, 1000.0 + hub)})
         recent = [lost for due, lost in self._got if self.now - 2.0 < due <= self.now]
         loss = 100.0 * sum(recent) / len(recent) if recent else None
-        seen = Evidence(loss, self.buffer.queueing_delay(), self.reports.queueing())
+        hub_queue = self.reports.queueing(1000.0 + self.now)
+        seen = Evidence(loss, self.buffer.queueing_delay(), hub_queue)
         paused = self.policy.update(self.now, seen)
         if paused == (self.relayed(self.now) is not None):
             self.video.append((self.now, not paused))
