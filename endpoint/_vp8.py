@@ -44,8 +44,10 @@ from endpoint._adapt import AUDIO_RESERVE, Tier
 
 log = logging.getLogger(__name__)
 
-KEYFRAME_INTERVAL = 0.5  # s: at most two forced keyframes a second (our receivers ask
-# again every 0.5 s while they wait, so a longer gap only makes every one of them wait)
+KEYFRAME_INTERVAL = 0.5  # s: at most two forced keyframes a second. Our receivers ask again
+# every 0.3 s while they wait (_jitter.PLI_INTERVAL), so a request that lands just after a
+# keyframe waits up to 0.5 s; shorter would let 25 lossy receivers fill the uplink with
+# keyframes (Janus forwards every PLI), longer makes every one of them wait.
 VIDEO_FLOOR = 15_000  # bit/s: the least a tier's video is given, whatever the REMB says
 _TARGET = "_Vp8Encoder__target_bitrate"  # aiortc's private field (the buffer size uses it)
 SEAM_LINES = (
