@@ -1,8 +1,13 @@
 """Evaluation harness for the voice director (auto-mute gate, DOA, camera director).
 
-    python bench/voice.py [--quick] [--seed N] [--cache DIR] [--lookahead-ms MS]
+    python bench/voice.py [--set dev|heldout|all] [--quick] [--cache DIR]   # drawn rooms
+    python bench/voice.py --fixed [--quick] [--seed N] [--cache DIR] [--lookahead-ms MS]
 
-Builds the seeded corpus (bench/_voice_corpus.py: espeak-ng talkers in a simulated reverberant
+By default it scores the drawn-rooms corpus (bench/_voice_rooms.py, see
+bench/_voice_rooms_bench.py): the development set, then the held-out set, whose figures are
+the ones that count. ``--fixed`` runs the older one-room corpus described next.
+
+The fixed corpus (bench/_voice_corpus.py: espeak-ng talkers in a simulated reverberant
 room, 4- and 6-mic circular arrays, fan / babble / music / far-end echo at 20/10/5/0 dB), runs
 the gate + DOA + director and plain webrtcvad (modes 0-3, 30 ms frames) on every condition and
 prints ``metric: value unit`` lines, then the issue's targets as met / missed. The gate is
@@ -110,7 +115,7 @@ def short_turn_note(results: dict[str, dict[str, float]]) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def fixed_main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="20 s clips, fewer 6-mic conditions")
     ap.add_argument("--seed", type=int, default=1)
@@ -143,6 +148,15 @@ def main(argv: list[str] | None = None) -> int:
     print(short_turn_note(results))
     emit("bench.elapsed", time.monotonic() - started, "s")
     return 0 if missed == 0 else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--fixed" in argv:
+        return fixed_main([a for a in argv if a != "--fixed"])
+    from bench import _voice_rooms_bench
+
+    return _voice_rooms_bench.main(argv)
 
 
 if __name__ == "__main__":

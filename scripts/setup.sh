@@ -13,7 +13,7 @@ APT_PACKAGES=(
   iproute2 util-linux                     # private network namespace (ip, unshare)
   openssl                                 # test certificates for the wss:// hub
   fonts-noto-core fonts-dejavu-core       # Vietnamese diacritics on screen
-  espeak-ng sox                           # speech corpus for the voice evaluation
+  espeak-ng flite sox                     # speech corpus for the voice evaluation
   libegl1 libgl1 libglib2.0-0 libfontconfig1 libdbus-1-3
   libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0   # Qt 6 (offscreen and on a display)
   dpkg-dev lintian systemd udev cage       # the .deb: build, check, install

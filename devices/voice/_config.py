@@ -28,6 +28,8 @@ LIMITS: Mapping[str, tuple[float, float]] = MappingProxyType(
         "gate.min_excess_db": (0.0, 30.0),
         "gate.echo_margin_db": (0.0, 30.0),
         "gate.lookahead_ms": (0, 300),
+        "gate.speech_threshold": (0.05, 0.95),
+        "gate.speech_hold": (0.05, 0.95),
         "doa.block_s": (0.25, 1.0),
         "doa.max_gap_s": (0.05, 2.0),
         "doa.min_freq_hz": (100.0, 2000.0),
@@ -116,8 +118,11 @@ class GateConfig:
 
     attack_ms: speech evidence needed before opening; hold_ms: time kept open after the last
     evidence (so word endings are not clipped); release_ms: gain ramp down after the hold.
-    margin_db: how far the (echo-compensated) band level must rise above the adaptive noise
-    statistics; vad_mode: webrtcvad aggressiveness 0-3 (the level cue does the hard work).
+    speech_threshold / speech_hold: the learned detector's speech probability needed to open /
+    to stay open (the lower of the two applies);
+    min_excess_db: how far the (echo-compensated) level must rise over the noise's
+    typical level; margin_db: no longer used by the gate (kept so configs still load);
+    vad_mode: webrtcvad aggressiveness 0-3 (marks voiced blocks for the look-ahead).
     lookahead_ms: the outgoing audio waits this long, and the gate's opening reaches back over
     it (``PreRoll``), so the soft start of a turn is not clipped; 0 turns it off.
     """
@@ -132,6 +137,8 @@ class GateConfig:
     min_excess_db: float = 5.0
     echo_margin_db: float = 6.0
     lookahead_ms: int = 100
+    speech_threshold: float = 0.5
+    speech_hold: float = 0.35
 
     def __post_init__(self) -> None:
         check_choice("gate.sample_rate", self.sample_rate, SAMPLE_RATES)
@@ -143,6 +150,8 @@ class GateConfig:
         check_limit("gate.min_excess_db", self.min_excess_db)
         check_limit("gate.echo_margin_db", self.echo_margin_db)
         check_limit("gate.lookahead_ms", self.lookahead_ms)
+        check_limit("gate.speech_threshold", self.speech_threshold)
+        check_limit("gate.speech_hold", self.speech_hold)
 
 
 @dataclass(frozen=True)

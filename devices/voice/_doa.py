@@ -65,6 +65,8 @@ class Steering:
         omega = 2 * np.pi * freqs[self.bins]
         phase = -1j * omega[None, :, None] * tau[:, None, :]  # (pairs, bins, angles)
         self.matrix = np.exp(phase).reshape(-1, self.angles.size)
+        # Re(x @ M) as one real product: complex BLAS products are ~80x slower on this kit
+        self._real = np.ascontiguousarray(np.concatenate([self.matrix.real, self.matrix.imag]))
         self._i = np.array([p[0] for p in self.pairs])
         self._j = np.array([p[1] for p in self.pairs])
 
@@ -76,7 +78,8 @@ class Steering:
     def scan(self, cross: C128) -> tuple[float, float]:
         """PHAT-weight ``cross`` and return (angle_deg, confidence) of the SRP peak."""
         phat = cross / np.maximum(np.abs(cross), 1e-20)
-        srp = np.real(phat.reshape(-1) @ self.matrix) / phat.size
+        flat = phat.reshape(-1)
+        srp = np.concatenate([flat.real, -flat.imag]) @ self._real / phat.size
         k = int(np.argmax(srp))
         return float(self.angles[k]), float(np.clip(srp[k], 0.0, 1.0))
 

@@ -1,23 +1,22 @@
-"""The auto-mute gate: webrtcvad plus an adaptive, echo-aware level cue, with attack/hold/release.
+"""The auto-mute gate: a learned speech detector plus what only this kit knows, with
+attack/hold/release.
 
 Per 10 ms frame (internally 16 kHz) a frame is *speech evidence* when
-  * webrtcvad calls it speech, and
-  * its echo-compensated, noise-whitened level rises ``threshold_db`` above the noise, where the
-    threshold follows the recent noise (99th percentile of noise-frame levels + ``margin_db``,
-    at least ``min_excess_db``), and
-  * while the far end plays, the level also clears the echo prediction (double-talk rule), and
-  * the caller did not veto it (e.g. the sound comes from the TV/loudspeaker direction), and
-  * in fluctuating noise, the sound does not come from a learned noise direction (a radio;
-    see ``_noisedir``) unless it clears the threshold by ``ONSET_BYPASS_DB``, and
-  * to *open* a shut gate in fluctuating noise (babble, music), the level also rises
-    ``ONSET_DB`` over its own mean of the last ~1 s: music that swells slowly never opens it.
-    A gate that shut less than ``REOPEN_FRAMES`` ago is exempt: that mean still holds the
-    talker's own last words, and a pause in a sentence must not need a louder restart.
-Quiet-frame levels are learned 0.5 s late and dropped if the gate opens meanwhile, so a soft
-speech onset the gate missed does not raise the threshold.
-The gate opens after ``attack_ms`` of evidence, stays open ``hold_ms`` after the last evidence
-(with a lower continuation threshold), then ramps the gain down over ``release_ms``.
-Bad input never mutes: faults put the gate in FAILSAFE_OPEN with the fault as the reason.
+  * Silero VAD (``_speech``) gives the echo-suppressed microphone signal a speech probability
+    of at least ``speech_threshold`` (``speech_hold`` while the gate holds open): it tells
+    voices from music, fans, rain and engines, and needs nothing learned first;
+  * its echo-compensated, noise-whitened level is at least ``min_excess_db`` over the noise
+    model's typical level (``DOUBLE_TALK_DB`` more while the far end plays): distant babble
+    and leftover echo stay below it;
+  * the caller did not veto it (the sound comes from the TV/loudspeaker direction while the
+    far end plays), and in fluctuating noise it does not come from a learned noise direction
+    (a radio; see ``_noisedir``) unless ``ONSET_BYPASS_DB`` over the floor.
+The noise and echo models learn all the time (the noise model from the echo-compensated level
+while the far end plays), so the gate is ready within a second whatever the far end does.
+The gate opens after ``attack_ms`` of evidence, stays open ``hold_ms`` after the last evidence,
+then ramps the gain down over ``release_ms``.
+Bad input never mutes: faults put the gate in FAILSAFE_OPEN with the fault as the reason, and
+so does a speech model that cannot be loaded or run (reason ``detector_unavailable``).
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ import enum
 import logging
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -34,25 +34,21 @@ import webrtcvad
 from devices.voice._config import GateConfig
 from devices.voice._dsp import F64, FRAME, RATE, Decimator, Framer, band_matrix, to_int16_bytes
 from devices.voice._levels import EchoModel, NoiseModel
+from devices.voice._speech import DetectorUnavailable, EchoSuppressor, SpeechDetector
 
 log = logging.getLogger(__name__)
 
 BANDS = band_matrix(200.0, 6000.0, 16)
-CONTINUE_DB = 4.0  # while open, evidence needs this much less level
-CANDIDATE_DB = 4.0  # a frame this close to the threshold (with VAD) is a speech *candidate*
+CANDIDATE_DB = 4.0  # a frame this close to the level floor ...
+CANDIDATE_PROB = 0.3  # ... and this likely speech is a *candidate* (DOA gathers it early)
 FAR_ACTIVE_DBFS = -60.0
 FAR_TAIL_FRAMES = 40  # echo keeps ringing ~0.4 s after the reference stops
-DOUBLE_TALK_DB = 6.0  # extra level needed while the far end plays
+DOUBLE_TALK_DB = 3.0  # extra level over the echo prediction needed while the far end plays
 WARMUP_FRAMES = 10  # analysis window and smoothing still hold start-up zeros
 SMOOTH_FRAMES = 6  # band powers are averaged over 60 ms: babble fluctuations average out
-ONSET_DB = 3.0  # opening (not staying open) needs the level this far over the recent mean:
-ONSET_TAU_FRAMES = 100.0  # ... an average over ~1 s (power, first-order) ...
-ONSET_LAG_FRAMES = 10  # ... that ends 100 ms ago, so it does not yet hold the onset itself
-ONSET_BYPASS_DB = 6.0  # ... unless the level clears the threshold by this much
-ONSET_SPREAD_DB = 2.5  # ... or the noise is steady (fan, hum): only fluctuating noise swells
-REOPEN_FRAMES = 100  # a gate shut less than this long ago reopens without the onset guard
-QUIET_FRAMES = 400  # quiet levels over 4 s
-QUIET_DELAY_FRAMES = 50  # quiet levels are learned 0.5 s late, dropped if the gate opens by then
+ONSET_BYPASS_DB = 6.0  # a frame from a noise direction counts when this far over the floor
+LEARN_FLOOR = 0.1  # while the far end plays the noise model learns power - echo, >= this share
+STEADY_SPREAD_DB = 2.5  # noise whose level spreads less than this is steady (fan, hum)
 
 
 class GateState(enum.Enum):
@@ -135,7 +131,7 @@ class VoiceGate:
     playout reference block (what the loudspeakers play now, or ``None``).
     """
 
-    def __init__(self, config: GateConfig | None = None) -> None:
+    def __init__(self, config: GateConfig | None = None, detector: Any | None = None) -> None:
         self.config = config or GateConfig()
         self._vad = webrtcvad.Vad(self.config.vad_mode)
         self._mic_dec = Decimator(1)
@@ -144,11 +140,15 @@ class VoiceGate:
         self._ref_frames = Framer(1)
         self._pending = np.zeros((0, 2))
         self._hyst = _Hysteresis(self.config)
-        self._noise = NoiseModel(BANDS.shape[0], quiet_frames=QUIET_FRAMES)
+        self._noise = NoiseModel(BANDS.shape[0])
         self._echo = EchoModel(BANDS.shape[0])
-        self._quiet_wait: deque[tuple[float, float]] = deque()
-        self._onset_mean = 0.0
-        self._onset_lag: deque[float] = deque()
+        self._suppressor = EchoSuppressor(BANDS)
+        self._speech: SpeechDetector | None = None
+        try:
+            self._speech = SpeechDetector(detector)
+        except DetectorUnavailable as err:
+            log.warning("auto-mute off, the room stays audible: %s", err)
+        self.probability = 0.0
         self._far_tail = 0
         self._frames = 0
         self._rings = (
@@ -186,24 +186,34 @@ class VoiceGate:
         *,
         veto: bool = False,
         noise_direction: bool = False,
+        from_tv: bool | None = None,
         faults: tuple[object, ...] = (),
     ) -> GateFrame:
         """Like ``process`` for already-decimated (n, 2) [mic, ref] samples at 16 kHz.
 
         ``noise_direction``: the sound comes from where point noise (a radio) was heard while
         nobody spoke; in fluctuating noise such a frame is no speech evidence (and no
-        candidate) unless it clears the threshold by ``ONSET_BYPASS_DB``.
+        candidate) unless it clears the threshold by ``ONSET_BYPASS_DB``. ``from_tv``: the
+        sound comes from the loudspeakers' direction (None: no such direction is configured);
+        a young echo model learns at full speed only from such frames.
         """
         self._pending = np.concatenate([self._pending, pair], axis=0)
         while self._pending.shape[0] >= FRAME:
             frame, self._pending = self._pending[:FRAME], self._pending[FRAME:]
-            self._last = self._frame(frame, t, veto, noise_direction, faults)
+            self._last = self._frame(frame, t, veto, noise_direction, from_tv, faults)
         return self._last
 
     def _frame(
-        self, frame: F64, t: float, veto: bool, noise_dir: bool, faults: tuple[object, ...]
+        self,
+        frame: F64,
+        t: float,
+        veto: bool,
+        noise_dir: bool,
+        from_tv: bool | None,
+        faults: tuple[object, ...],
     ) -> GateFrame:
-        power = self._smooth(0, BANDS @ (np.abs(self._mic_frames.push(frame[:, :1])[:, 0]) ** 2))
+        spectrum = self._mic_frames.push(frame[:, :1])[:, 0]
+        power = self._smooth(0, BANDS @ (np.abs(spectrum) ** 2))
         ref_power = self._smooth(
             1, BANDS @ (np.abs(self._ref_frames.push(frame[:, 1:])[:, 0]) ** 2)
         )
@@ -211,43 +221,60 @@ class VoiceGate:
         echo = self._echo.predict(ref_power)
         residual = np.maximum(power - 10 ** (self.config.echo_margin_db / 10) * echo, 0.0)
         levels = self._noise.levels_db(residual)
-        thresholds = self._thresholds(far)
-        best = int(np.argmax(np.subtract(levels, thresholds)))
-        loud = levels[best] >= thresholds[best]
         vad = self._vad.is_speech(to_int16_bytes(frame[:, 0]), RATE)
-        onset = self._onset_db(residual, far)
-        opening = self._hyst.gain() == 0.0 and not far
-        evidence = bool(vad and loud and not veto and self._noise.ready)
-        steady = self.steady_noise
-        bypass = levels[best] - thresholds[best] >= ONSET_BYPASS_DB
-        exempt = steady or bypass
-        pointed = noise_dir and not exempt
-        guarded = onset < ONSET_DB and not exempt and self._hyst.shut_frames >= REOPEN_FRAMES
-        evidence = evidence and not pointed and not (opening and guarded)
+        if self._speech is None:
+            return self._undecided(t, vad, far, faults)
+        try:
+            prob = self._speech.push(
+                self._suppressor.push(spectrum, power, echo if far else 0 * echo)
+            )
+        except DetectorUnavailable as err:
+            return self._detector_lost(t, vad, far, faults, err)
+        floors = self._floors(far)
+        above = max(levels[0] - floors[0], levels[1] - floors[1])
+        holding = self._hyst.holding
+        cfg = self.config
+        p_need = min(cfg.speech_hold, cfg.speech_threshold) if holding else cfg.speech_threshold
+        speechy = prob >= p_need
+        loud = self._over_echo(power, echo) if far else above >= 0.0 or not self._noise.ready
+        pointed = noise_dir and above < ONSET_BYPASS_DB and not self.steady_noise
+        evidence = bool(speechy and loud and not veto and not pointed)
         gain = self._hyst.step(evidence)
-        self._learn(power, echo, far, evidence, levels)
+        self._learn(power, residual, echo, far, from_tv)
         state, reasons = self._state(gain, evidence, vad, far, veto, faults)
         gain = self._gain(state, gain)
-        near = levels[best] >= thresholds[best] - CANDIDATE_DB
         candidate = evidence or bool(
-            vad and near and not far and not veto and not pointed and self._noise.ready
+            prob >= CANDIDATE_PROB and above >= -CANDIDATE_DB and not far and not veto
+            and not pointed
+        )  # fmt: skip
+        self.probability = prob
+        return GateFrame(
+            t, state, gain, evidence, far, levels[0], floors[0], reasons, candidate, vad
         )
-        level, threshold = levels[best], thresholds[best]
-        return GateFrame(t, state, gain, evidence, far, level, threshold, reasons, candidate, vad)
 
-    def _onset_db(self, residual: F64, far: bool) -> float:
-        """Level of this frame over the mean level ~0.1-1 s ago, dB.
+    def _over_echo(self, power: F64, echo: F64) -> bool:
+        """While the far end plays: the heard power clears the predicted echo by
+        ``DOUBLE_TALK_DB`` plus the noise by ``min_excess_db`` (the noise statistics, learned
+        while the far end was quiet, would hold the echo's leftovers)."""
+        floor = 10 ** (DOUBLE_TALK_DB / 10) * float(np.sum(echo))
+        floor += 10 ** (self.config.min_excess_db / 10) * float(np.sum(self._noise.spectrum))
+        return float(np.sum(power)) >= floor
 
-        The mean follows music getting louder; it holds still while the far end plays (the
-        echo model handles that time).
-        """
-        now = float(np.sum(residual))
-        if not far:
-            self._onset_lag.append(now)
-        if len(self._onset_lag) > ONSET_LAG_FRAMES:
-            old = self._onset_lag.popleft()
-            self._onset_mean += (old - self._onset_mean) / ONSET_TAU_FRAMES
-        return 10.0 * float(np.log10(max(now, 1e-14) / max(self._onset_mean, 1e-14)))
+    def _floors(self, far: bool) -> tuple[float, float]:
+        extra = DOUBLE_TALK_DB if far else 0.0
+        broad, mlog = self._noise.floors(self.config.min_excess_db)
+        return broad + extra, mlog + extra
+
+    def _undecided(self, t: float, vad: bool, far: bool, faults: tuple[object, ...]) -> GateFrame:
+        reasons = tuple(str(f) for f in faults) + ("detector_unavailable",)
+        return GateFrame(t, GateState.FAILSAFE_OPEN, 1.0, False, far, 0.0, 0.0, reasons, False, vad)
+
+    def _detector_lost(
+        self, t: float, vad: bool, far: bool, faults: tuple[object, ...], err: Exception
+    ) -> GateFrame:
+        log.warning("auto-mute off, the room stays audible: %s", err)
+        self._speech = None
+        return self._undecided(t, vad, far, faults)
 
     def _smooth(self, which: int, power: F64) -> F64:
         ring = self._rings[which]
@@ -269,7 +296,7 @@ class VoiceGate:
     @property
     def steady_noise(self) -> bool:
         """The noise level hardly fluctuates (fan, hum): the level cue alone is reliable."""
-        return self._noise.stats[0].spread_db < ONSET_SPREAD_DB
+        return self._noise.stats[0].spread_db < STEADY_SPREAD_DB
 
     @property
     def far_end(self) -> bool:
@@ -281,32 +308,26 @@ class VoiceGate:
         self._far_tail = FAR_TAIL_FRAMES if level > FAR_ACTIVE_DBFS else max(0, self._far_tail - 1)
         return self._far_tail > 0
 
-    def _thresholds(self, far: bool) -> tuple[float, float]:
-        cfg = self.config
-        relax = CONTINUE_DB if self._hyst.holding else 0.0
-        broad, mlog = self._noise.thresholds(cfg.margin_db, cfg.min_excess_db, relax)
-        extra = DOUBLE_TALK_DB if far else 0.0
-        return broad + extra, mlog + extra
-
     def _learn(
-        self, power: F64, echo: F64, far: bool, evidence: bool, levels: tuple[float, float]
+        self,
+        power: F64,
+        residual: F64,
+        echo: F64,
+        far: bool,
+        from_tv: bool | None,
     ) -> None:
+        """The noise model learns while the far end is quiet, and from the echo-compensated
+        power until it is ready: a far end that never pauses cannot keep the gate unready."""
         self._frames += 1
-        if not far and self._frames > WARMUP_FRAMES:
-            self._noise.learn(power)
-            self._learn_quiet(evidence, levels)
-        elif far:
-            self._echo.adapt(np.maximum(power - self._noise.spectrum, 0.0), echo)
-
-    def _learn_quiet(self, evidence: bool, levels: tuple[float, float]) -> None:
-        """Quiet levels wait a moment: a soft speech onset just before the gate opens is dropped."""
-        if self._hyst.holding:
-            self._quiet_wait.clear()
+        if self._frames <= WARMUP_FRAMES:
             return
-        if not evidence:
-            self._quiet_wait.append(levels)
-        if len(self._quiet_wait) > QUIET_DELAY_FRAMES:
-            self._noise.learn_quiet(self._quiet_wait.popleft())
+        if not far:
+            self._noise.learn(power)
+        elif not self._noise.ready:  # a far end that never pauses: learn around its echo
+            self._noise.learn(np.maximum(power - echo, LEARN_FLOOR * power))
+        if far:
+            target = np.maximum(power - self._noise.spectrum, 0.0)
+            self._echo.adapt(target, echo, trusted=from_tv is not False)
 
     def _state(
         self,

@@ -26,6 +26,9 @@ REG = 1.0  # NLMS regularisation: one typical reference frame
 DT_TRAINED = 100  # updates before the model's prediction is trusted for double talk
 DT_RATIO = 4.0  # the microphone 6 dB over the predicted echo: a near talker is in it
 DT_STEP = 0.02  # ... and the model then learns this much slower (it still follows a louder hall)
+YOUNG_STEP = 0.02  # a young model's step share unless the sound comes from the loudspeakers
+SCALE_KNOWN = 20  # reference frames before the typical level is known
+STRONG_SHARE = 0.3  # bands whose reference power is below this share of the typical: no step
 
 
 class EchoModel:
@@ -45,12 +48,15 @@ class EchoModel:
         self._hist[0] = ref_power
         return np.asarray(np.sum(self._h * self._hist, axis=0))
 
-    def adapt(self, echo_power: F64, predicted: F64) -> None:
+    def adapt(self, echo_power: F64, predicted: F64, trusted: bool = False) -> None:
         """NLMS step toward ``echo_power`` (mic band power minus noise, far end only).
 
         The step is regularised by the typical reference power: in the echo tail, or a quiet
         moment of the far end's speech, a near talker's error divided by the fading reference
         alone would blow the estimate up (and then mute near speech in every double talk).
+        ``trusted``: the sound comes from the loudspeakers' direction (no near talker in it):
+        full step even while the model is young; otherwise a young model learns slowly, so a
+        near talker speaking over the far end from the first second is not learned as echo.
         """
         now = self._hist[0]
         if np.any(now > 0):
@@ -58,10 +64,12 @@ class EchoModel:
             self._scale += (now - self._scale) / self._scale_n
         err = echo_power - predicted
         norm = np.sum(self._hist**2, axis=0) + (REG * self._scale) ** 2 + 1e-12
-        step = self._step
+        step = self._step if trusted or self.updates >= DT_TRAINED else self._step * YOUNG_STEP
         if self.updates >= DT_TRAINED and np.sum(echo_power) > DT_RATIO * np.sum(predicted):
             step *= DT_STEP  # far more than the echo it should be: a near talker, double talk
-        self._h = np.maximum(self._h + step * self._hist * (err / norm), 0.0)
+        # a faint reference frame teaches nothing, nor one before the typical level is known
+        strong = (now >= STRONG_SHARE * self._scale) & (self._scale_n >= SCALE_KNOWN)
+        self._h = np.maximum(self._h + step * self._hist * (err * strong / norm), 0.0)
         self.updates += 1
 
     @property
@@ -142,6 +150,14 @@ class NoiseModel:
             hist = self._log[: min(self._count, self._log.shape[0])]
             self.spectrum = 10.0 ** (np.percentile(hist, 10, axis=0) / 10.0)
             self.stats = tuple(robust_stats(lv) for lv in self._levels(hist))  # type: ignore[assignment]
+
+    def floors(self, min_excess_db: float) -> tuple[float, float]:
+        """Level per feature (dB over the noise spectrum) that speech of this room must reach:
+        the noise's typical level + ``min_excess_db`` (plus a start-up margin while the history
+        is short)."""
+        startup = self._startup_db()
+        broad, mlog = self.stats
+        return broad.mean_db + min_excess_db + startup, mlog.mean_db + min_excess_db + startup
 
     def learn_quiet(self, levels: tuple[float, float]) -> None:
         """Feed the levels of a frame the gate judged free of near-end speech."""

@@ -102,12 +102,17 @@ class VoiceProcessor:
         mics = frame[:, :-1]
         spectra = self._framer.push(mics)
         angle, conf = self._direction.push(spectra)
-        veto = conf >= VETO_CONFIDENCE and any(z.contains(angle) for z in self.config.exclusion)
+        from_tv = conf >= VETO_CONFIDENCE and any(z.contains(angle) for z in self.config.exclusion)
         mono = np.mean(mics, axis=1)
         pair = np.stack([mono, frame[:, -1]], axis=1)
         noisy = self.noise_directions.matches(angle, conf)
         gate = self._gate.process_16k(
-            pair, t, veto=veto and self._gate.far_end, noise_direction=noisy, faults=faults
+            pair,
+            t,
+            veto=from_tv and self._gate.far_end,
+            noise_direction=noisy,
+            from_tv=from_tv if self.config.exclusion else None,
+            faults=faults,
         )
         quiet = gate.state is GateState.AUTO_MUTED and not (gate.far_end or gate.candidate)
         if quiet and not faults:
