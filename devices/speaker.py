@@ -6,13 +6,13 @@ its own pace, so the playout runs on the speaker's clock, not on packet arrivals
 Adaptive (the default): each source's delay follows how irregularly its audio arrives.
 Every write is stamped with the injected clock; its lateness against a steady stream,
 above the earliest of the last ``FLOOR`` seconds, is kept for the last ``WINDOW`` writes,
-and the target delay is the 98th percentile of that, plus ``MARGIN`` (for the speaker's and the decoder's block
-sizes), between ``min_target_ms`` and ``max_target_ms``. A source that runs dry plays
-silence only until ``RESUME`` of audio is back (not a whole target), so a late burst costs
-just its lateness; the delay that burst left behind is then cut back towards the target,
-a little per block with a cross-fade, once even the lowest level of the last second
-stands above it. Past ``max(max_ms, target + HEADROOM)`` a source is cut to its target at
-once. Delay never builds up to seconds.
+and the target delay is the 98th percentile of that, plus ``MARGIN`` (for the speaker's
+and the decoder's block sizes), between ``min_target_ms`` and ``max_target_ms``. A source
+that runs dry plays silence only until ``RESUME`` of audio is back (not a whole target), so
+a late burst costs just its lateness; the delay that burst left behind is then cut back
+towards the target, a little per block with a cross-fade, once even the lowest level of
+the last second stands above it. Past ``max(max_ms, target + HEADROOM)`` a source is cut
+to its target at once. Delay never builds up to seconds.
 
 ``adaptive=False`` is the mixer as it was before (fixed 80 ms priming, cut to the target
 past 200 ms, every underrun waits for a full target again): the links benchmark's
