@@ -1,0 +1,66 @@
+"""The gate on one drawn room (bench/_voice_rooms.py, TEST_SEEDS): never deaf, double talk.
+
+A small deterministic corpus (one room, 12 s, 4-mic, 16 kHz, rendered once per session).
+Floors sit below the bench's figures: bench/voice.py measures the real numbers on the
+development and held-out sets.
+"""
+
+import numpy as np
+import pytest
+
+from tests.devices.voice.conftest import require_corpus_tools
+
+
+@pytest.fixture(scope="module")
+def room_clip(tmp_path_factory):
+    require_corpus_tools()
+    from bench import _voice_rooms as rooms
+
+    room = rooms.draw_room(rooms.TEST_SEEDS[0])
+    images = rooms.load(room, rooms.ARRAY4, 12.0, tmp_path_factory.mktemp("voice-rooms"))
+    return lambda noise, snr: rooms.mix(room, images, rooms.ARRAY4, noise, snr)
+
+
+def _scores(clip):
+    from bench import _voice_score as score
+
+    run = score.run_pipeline(clip)
+    return run, score.gate_scores(clip, run.open)
+
+
+def test_ready_within_two_seconds_while_the_far_end_never_pauses(room_clip):
+    clip = room_clip("continuous", 10.0)
+    from bench import _voice_score as score
+    from devices.voice import VoiceProcessor
+
+    proc = VoiceProcessor(score.voice_config(clip))
+    reasons = []
+    for k in range(300):
+        frame = proc.process(clip.mics[k * 160 : (k + 1) * 160], clip.ref[k * 160 : (k + 1) * 160],
+                             k / 100)  # fmt: skip
+        reasons.append(frame.gate.reasons)
+    assert all("learning_noise" not in r for r in reasons[200:])
+
+
+def test_a_talker_over_a_far_end_that_never_pauses_is_heard(room_clip):
+    _, s = _scores(room_clip("continuous", 10.0))
+    # measured 0.54 here (issue 11: 0.000 before); far from the 0.95 target, see the bench
+    assert s["near"] >= 0.5
+    assert s["echo"] <= 0.15
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_room_noises_recall_and_noise_open_floors(room_clip, which):
+    from bench import _voice_rooms as rooms
+
+    noise = rooms.draw_room(rooms.TEST_SEEDS[0]).noises[which]
+    _, s = _scores(room_clip(noise, 10.0))
+    assert s["near"] >= 0.85
+    assert s["noise"] <= 0.2
+
+
+def test_sparse_far_end_echo_stays_out(room_clip):
+    _, s = _scores(room_clip("echo", 10.0))
+    assert s["echo"] <= 0.1
+    assert s["near"] >= 0.7
+    assert np.isfinite(s["near"])
