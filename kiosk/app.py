@@ -23,7 +23,7 @@ from devices import (
 )
 from devices.room_voice import VoiceMicrophone
 from endpoint import Call, HubSettings
-from kiosk import voice
+from kiosk import display, voice
 from kiosk.config import Config, ConfigError
 from ui import CallViewModel, KioskWindow, texts
 
@@ -170,8 +170,23 @@ def _qt_message(kind: QtMsgType, context: object, message: str | None) -> None:
 
 
 def headless_wanted(flag: bool) -> bool:
-    """Offscreen when asked, or when no display server is there to open a window on."""
-    return flag or not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    """Offscreen when asked, or when nothing names a display (no ``DISPLAY``, no
+    ``WAYLAND_DISPLAY``, no ``QT_QPA_PLATFORM``: a developer's terminal, a test)."""
+    env = os.environ
+    return flag or not (
+        env.get("DISPLAY") or env.get("WAYLAND_DISPLAY") or env.get("QT_QPA_PLATFORM")
+    )
+
+
+def _fatal_is_no_display(kind: QtMsgType, context: object, message: str | None) -> None:
+    """While the QApplication is being made, Qt's one fatal message is a platform that cannot
+    start: say so in one line and exit 78 instead of Qt's abort (a core dump, a restart)."""
+    if kind == QtMsgType.QtFatalMsg:
+        lines = (message or "").strip().splitlines() or ["no reason given"]
+        first = lines[0].split(". ")[0].rstrip(".")  # not Qt's "Reinstalling … may fix this"
+        where = display.platform(os.environ)
+        os._exit(display.say_no_display(f"Qt cannot open its {where} platform: {first}"))
+    _qt_message(kind, context, message)
 
 
 def run_qt(main: Callable[[QApplication], Coroutine[Any, Any, int]], headless: bool) -> int:
@@ -180,8 +195,9 @@ def run_qt(main: Callable[[QApplication], Coroutine[Any, Any, int]], headless: b
 
     if headless:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    qInstallMessageHandler(_qt_message)
+    qInstallMessageHandler(_fatal_is_no_display)
     app = QApplication.instance() or QApplication(["diemcau"])
+    qInstallMessageHandler(_qt_message)
     assert isinstance(app, QApplication)
     app.setQuitOnLastWindowClosed(False)  # the coroutine decides when the app ends
     loop = qasync.QEventLoop(app)

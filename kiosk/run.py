@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from PyQt6.QtWidgets import QApplication
 
-from kiosk import state
+from kiosk import display, state
 from kiosk.app import KioskApp, headless_wanted, run_qt
 from kiosk.autojoin import AutoJoin
 from kiosk.config import Config, ConfigError, StateConfig, load_config
@@ -114,4 +114,8 @@ async def _main(app: QApplication, path: str, full: bool) -> int:
 
 
 def run(path: str, full_screen: bool = True) -> int:
+    """The kiosk until it is stopped; without a display one line and exit 78 (not retried)."""
+    reason = display.problem()
+    if reason is not None:
+        return display.say_no_display(reason)
     return run_qt(lambda app: _main(app, path, full_screen), headless_wanted(False))
