@@ -37,6 +37,8 @@ def parser() -> argparse.ArgumentParser:
     test.add_argument("--json", metavar="FILE", help="write the JSON report here")
     test.add_argument("--html", metavar="FILE", help="write the HTML report here")
     test.add_argument("--demo", action="store_true", help="the synthetic kit + a local hub")
+    render = sub.add_parser("render-layouts", help="the TV and panel at 1-25 rooms, as PNG")
+    render.add_argument("--out", default="layouts", help="folder for the PNG files")
     pin = sub.add_parser("set-pin", help="set the technician area's PIN (stored hashed, 0600)")
     pin.add_argument("--file", default="/var/lib/diemcau/technician.pin", help="the PIN file")
     return top
@@ -60,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         from kiosk.selftest_cli import selftest_command
 
         return selftest_command(args.config, args.json, args.html, args.demo)
+    if args.command == "render-layouts":
+        from kiosk.render import render_command
+
+        return render_command(args.out)
     if args.command == "demo":
         from kiosk.demo import demo
 

@@ -54,6 +54,15 @@ FAILURE = {
 STALE_TILE = "mất kết nối"
 WEAK_TILE = "đường truyền yếu"  # the room's stream reaches us poorly; distinct from stale
 PAUSED_TILE = "video tạm dừng — đường truyền yếu"  # our downlink: its sound still comes
+PAUSED_MARK = "video tạm dừng"  # the same, on a tile that shows only the room's name
+MUTED_TILE = "tắt micro"  # the room muted its microphone
+NO_NAME = "(không tên)"  # a room that gave no name
+
+
+def more_rooms(count: int) -> str:
+    """The last name tile when the rest do not fit: «+ 76 điểm cầu khác»."""
+    return f"+ {count} điểm cầu khác"
+
 
 LINK_GRADE = {
     LinkGrade.GOOD: "Kết nối tốt",

@@ -29,20 +29,12 @@ QLabel#title { font-size: 30px; font-weight: bold; }
 QLabel#status { font-size: 22px; color: #c9d4e3; }
 QLabel#notice { background: #7a5b00; font-size: 18px; padding: 8px; }
 QLabel#countdown { background: #1d4f91; font-size: 24px; padding: 10px; }
-QLabel#caption { font-size: 20px; background: #000000; padding: 2px; }
-QLabel#waiting { font-size: 26px; color: #9fb0c6; }
+QLabel#waiting { color: #9fb0c6; }  /* tiles, captions: ui.meeting.TV_STYLE */
 QLabel#badge { background: #b3261e; font-size: 20px; padding: 6px 12px; border-radius: 6px; }
 QLabel#badge[mic="auto_muted"] { background: #37506e; }
 QLabel#badge[mic="open_warning"] { background: #7a5b00; }
 QLabel#camera { font-size: 18px; color: #c9d4e3; }
 QPushButton#shot { font-size: 20px; padding: 10px 14px; }
-QFrame#tile { background: #000000; border: 2px solid #2c3a4d; }
-QFrame#tile[talking="true"] { border: 4px solid #3ddc84; }
-QFrame#tile[stale="true"] { border: 2px dashed #e0a030; }
-QFrame#tile[weak="true"] { border: 3px dotted #e5533d; }
-QFrame#tile[paused="true"] { border: 2px solid #5b8bd0; }
-QLabel#picture { font-size: 22px; color: #c9d4e3; }
-QFrame#selfview { background: #000000; border: 2px solid #e0b000; }
 QFrame#link { background: #1b2430; border-radius: 6px; }
 QFrame#tvlink { background: #1b2430; border-radius: 6px; }
 QLabel#linkgrade { font-size: 20px; background: transparent; }
