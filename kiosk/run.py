@@ -15,7 +15,6 @@ from kiosk.app import KioskApp, headless_wanted, run_qt
 from kiosk.autojoin import AutoJoin
 from kiosk.config import Config, ConfigError, StateConfig, load_config
 from kiosk.service import Service
-from kiosk.technician import attach_technician
 from ui import texts
 
 log = logging.getLogger(__name__)
@@ -73,8 +72,17 @@ def placeholder_config() -> Config:
 
 
 def open_kiosk(path: str) -> KioskApp:
-    """The kiosk for the first of :func:`choices` that starts; an error while building it
-    (a device, the voice pipeline, anything) moves on to the next choice, never crashes."""
+    """The kiosk for the first of :func:`choices` that starts (kept as the last good
+    configuration when it is clean); see :func:`open_choice`."""
+    kiosk, choice = open_choice(path)
+    remember(choice)
+    return kiosk
+
+
+def open_choice(path: str) -> tuple[KioskApp, Choice]:
+    """The kiosk for the first of :func:`choices` that starts, and that choice; an error
+    while building it (a device, the voice pipeline, anything) moves on to the next choice,
+    never crashes."""
     failure: Exception | None = None
     for choice in choices(path):
         try:
@@ -85,17 +93,19 @@ def open_kiosk(path: str) -> KioskApp:
             log.error("cannot start with %s: %s", choice.name, err, exc_info=True)
             failure = err
             continue
-        if choice.remember:
-            state.remember_good(choice.config, FALLBACK_STATE)
-        return kiosk
+        return kiosk, choice
     raise RuntimeError("the kiosk cannot start, not even with a placeholder") from failure
 
 
+def remember(choice: Choice) -> None:
+    if choice.remember:
+        state.remember_good(choice.config, FALLBACK_STATE)
+
+
 async def _main(app: QApplication, path: str, full: bool) -> int:
-    kiosk = open_kiosk(path)
+    kiosk, choice = open_choice(path)
     service = Service(kiosk)
     kiosk.start(full_screen=full)
-    technician = attach_technician(kiosk)  # «Kỹ thuật»: PIN, self-test, devices, logs
     closed = asyncio.Event()
     app.lastWindowClosed.connect(closed.set)
     loop = asyncio.get_running_loop()
@@ -103,6 +113,12 @@ async def _main(app: QApplication, path: str, full: bool) -> int:
         loop.add_signal_handler(signum, closed.set)
     await asyncio.sleep(0)  # the window's first events are handled: the Join button works
     service.started()
+    # Not needed for the Join button, so after READY: the file written with fsync (slow
+    # on a busy eMMC at boot), the technician area and its imports (report, self-test).
+    remember(choice)
+    from kiosk.technician import attach_technician
+
+    technician = attach_technician(kiosk)  # «Kỹ thuật»: PIN, self-test, devices, logs
     autojoin = AutoJoin(service)
     autojoin.start()
     await closed.wait()

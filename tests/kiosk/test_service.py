@@ -6,16 +6,20 @@ No hub is needed: nobody taps Join.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from kiosk.notify import Notifier, watchdog_interval
-from tests.kiosk.notify_socket import NotifySocket, has
+from tests.kiosk.notify_socket import Message, NotifySocket, has
 from tests.kiosk.supervisor import Supervisor, kiosk_argv
 
 CONFIG = '[site]\nname = "Xã Bản Vẽ"\n[hub]\nurl = "wss://hub.example/janus"\nroom = 7\n'
+
+
+def watchdog_after(at: float) -> Callable[[Message], bool]:
+    return lambda m: "WATCHDOG" in m.fields and m.at > at
 
 
 @pytest.fixture
@@ -33,12 +37,9 @@ def test_ready_watchdog_status_and_stop(tmp_path: Path, notify: NotifySocket) ->
     try:
         ready = notify.wait_for(has("READY", "1"), timeout=60, alive=kiosk.alive)
         assert ready.fields["STATUS"] == "idle, room 7, microphone on"
-        pings = [
-            notify.wait_for(
-                lambda m, i=i: "WATCHDOG" in m.fields and m.at > ready.at + i * 0.15, timeout=10
-            )
-            for i in range(3)
-        ]
+        pings = [notify.wait_for(watchdog_after(ready.at), timeout=10)]
+        for _ in range(2):  # each one after the one before
+            pings.append(notify.wait_for(watchdog_after(pings[-1].at), timeout=10))
         assert all(p.fields["WATCHDOG"] == "1" for p in pings)
         assert len({p.at for p in pings}) == 3, "the pings keep coming from the loop"
     finally:
