@@ -3,6 +3,7 @@
 # a venv under /opt/diemcau, built from Debian's own /usr/bin/python3 (never a developer's
 # interpreter), the systemd unit, udev rules, the PipeWire echo-cancel drop-in, the hub's
 # Janus templates and the maintainer scripts.
+#   bash packaging/build-deb.sh [--deps]   (--deps: the cached dependency venv only)
 #   DEB_COMPRESS=xz|gzip|zstd, DEB_LEVEL=1..9 (default gzip -1: quick; a release can take xz)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,9 @@ if [ ! -f "$DEPS/.complete" ]; then
   "$DEPS/bin/python" -m pip install -q --no-compile "$ROOT"
   touch "$DEPS/.complete"
 fi
+# --deps: only make sure the dependency venv is built (scripts/test.sh does this before it
+# enters the test's network namespace, where no package index can be reached)
+[ "${1:-}" = "--deps" ] && { echo "$DEPS"; exit 0; }
 # The application at its final path inside the stage (hard links: quick), then the build
 # folder's path removed from every file that names it (the scripts' #! lines).
 mkdir -p "$(dirname "$STAGE$VENV")"

@@ -25,7 +25,10 @@ INSTALL_OK = os.geteuid() == 0 and bool(os.environ.get("CI") or os.environ.get("
 
 
 def run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, check=check, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    if check and done.returncode != 0:  # say what went wrong, not just the exit status
+        raise AssertionError(f"{argv} exited {done.returncode}:\n{done.stderr[-4000:]}")
+    return done
 
 
 @pytest.fixture(scope="module")
