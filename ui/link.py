@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PyQt6.QtCore import QRectF, Qt
 from PyQt6.QtGui import QColor, QPainter
-from PyQt6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QFrame, QGridLayout, QLabel, QWidget
 
 from endpoint import LinkGrade, LinkQuality
 from ui import texts
@@ -44,8 +44,9 @@ class SignalBars(QWidget):
 
 
 class LinkIndicator(QFrame):
-    """Bars and «Kết nối tốt / yếu / kém»; with *figures*, loss, delay and kbit/s under it
-    (the panel), and a note while incoming video is paused. Hidden while unknown."""
+    """Bars and «Kết nối tốt / yếu / kém»; with *figures*, loss, delay and kbit/s under both
+    (the panel: the box stays narrow enough for a 1024-wide bar), and a note while incoming
+    video is paused. Hidden while unknown."""
 
     def __init__(self, figures: bool = False, bar_height: int = 24) -> None:
         super().__init__()
@@ -57,16 +58,25 @@ class LinkIndicator(QFrame):
         self.figures.setObjectName("linkfigures")
         self.figures.setVisible(figures)
         self._with_figures = figures
-        text = self._text = QVBoxLayout()
-        text.setContentsMargins(0, 0, 0, 0)
-        text.setSpacing(0)
-        text.addWidget(self.label)
-        text.addWidget(self.figures)
-        row = self._row = QHBoxLayout(self)
-        row.setContentsMargins(8, 4, 10, 4)
-        row.addWidget(self.bars, 0, Qt.AlignmentFlag.AlignVCenter)
-        row.addLayout(text)
+        grid = self._grid = QGridLayout(self)
+        grid.setContentsMargins(8, 4, 10, 4)
+        grid.setHorizontalSpacing(8)
+        grid.setVerticalSpacing(0)
+        grid.addWidget(self.bars, 0, 0, Qt.AlignmentFlag.AlignVCenter)
+        grid.addWidget(self.label, 0, 1)
+        grid.addWidget(self.figures, 1, 0, 1, 2)
+        grid.setColumnStretch(1, 1)
         self.hide()
+
+    def scale(self, font_px: int) -> None:
+        """The grade in *font_px* pixels and bars to match (the TV: sized with the screen).
+        The label's own style sheet wins over the window's fixed size."""
+        self.bars.setFixedSize(font_px * 3 // 2, font_px * 6 // 5)
+        self.label.setStyleSheet(f"font-size: {font_px}px;")
+        margin = max(4, font_px // 4)
+        self._grid.setContentsMargins(margin, margin // 2, margin, margin // 2)
+        self._grid.setHorizontalSpacing(margin)
+        self._settle()
 
     def set_link(self, link: LinkQuality | None) -> None:
         """Show *link* (None: not in a meeting, nothing to show)."""
@@ -82,8 +92,18 @@ class LinkIndicator(QFrame):
         if self._with_figures:
             note = f"\n{texts.LINK_VIDEO_PAUSED}" if link.video_paused else ""
             self.figures.setText(texts.link_figures(link) + note)
+        self._settle()
+
+    def _settle(self) -> None:
+        """Take the size the text needs now, not at the next event-loop turn: a longer grade
+        or more figures grow the box (and the bar holding it), never cut off."""
         for label in (self.label, self.figures):
             label.ensurePolished()  # its font from the style sheet, before it is measured
-        self._text.invalidate()  # a longer grade or figures: grow to fit, never cut off
-        self._row.invalidate()
-        self.resize(self.sizeHint())
+        self._grid.invalidate()
+        self._grid.activate()
+        holder = self.parentWidget()
+        outer = holder.layout() if holder is not None else None
+        if outer is None:
+            self.resize(self.sizeHint())  # placed by hand (the TV's corner)
+        elif self.isVisible():
+            outer.activate()

@@ -47,6 +47,7 @@ QPushButton#leave { background: #b3261e; }
 QPushButton#technician { font-size: 14px; padding: 4px 10px; background: transparent;
                          color: #5d6b7e; }
 """
+NOTE_MIN_W = 200  # the bar's wrapped notes: room for the rest of the bar on a 1024-wide panel
 
 
 class KioskWindow(QMainWindow):
@@ -126,9 +127,10 @@ class KioskWindow(QMainWindow):
         bar.addWidget(self.link_panel)
         bar.addStretch(1)
         self.camera_note = self._label("", "camera")
+        self.camera_note.hide()  # until the voice pipeline says which shot (none without it)
         for label in (self.badge, self.camera_note):  # long Vietnamese phrases wrap, never widen
             label.setWordWrap(True)
-            label.setMinimumWidth(220)
+            label.setMinimumWidth(NOTE_MIN_W)
             label.setMaximumWidth(300)
         self.shot_buttons = [
             self._button(label, "shot", self._shot_slot(i))
@@ -188,3 +190,4 @@ class KioskWindow(QMainWindow):
         shot = zone or texts.OVERVIEW
         note = texts.AUTO_CAMERA_ON if auto else texts.AUTO_CAMERA_PAUSED
         self.camera_note.setText(f"{shot} · {note}")
+        self.camera_note.show()

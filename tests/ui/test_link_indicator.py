@@ -13,6 +13,7 @@ from typing import Any
 import av
 import numpy as np
 import pytest
+from PyQt6.QtCore import QRect
 from PyQt6.QtWidgets import QLabel, QWidget
 
 from devices import LatestFrame, Playout, SyntheticCamera, SyntheticMicrophone
@@ -72,6 +73,57 @@ def test_indicator_follows_the_link(qtbot: Any, kiosk: Any, tmp_path: Path) -> N
     assert not tv.isVisibleTo(window) and not panel.isVisibleTo(window)
     call._set_state(CallState.IN_MEETING)
     assert not tv.isVisibleTo(window), "a new connection: nothing known yet"
+
+
+def screen_rect(widget: QWidget, window: QWidget) -> QRect:
+    return QRect(widget.mapTo(window, widget.rect().topLeft()), widget.size())
+
+
+def whole(widget: QWidget) -> None:
+    """As large as its content asks (a wrapped label: as tall as its lines at its width)."""
+    hint = widget.minimumSizeHint() if isinstance(widget, QLabel) else widget.sizeHint()
+    assert widget.width() >= hint.width(), widget.objectName()
+    needed = widget.heightForWidth(widget.width()) if widget.hasHeightForWidth() else hint.height()
+    assert widget.height() >= needed, widget.objectName()
+
+
+PANELS = [(1280, 800), (1024, 600)]
+FAIR = LinkQuality(LinkGrade.FAIR, 3.1, 0.4, 180.0, 850.0, 310.0)
+POOR_PAUSED = LinkQuality(LinkGrade.POOR, 38.5, 12.0, 1250.0, 1480.0, 512.0, video_paused=True)
+
+
+@pytest.mark.parametrize("link", [FAIR, POOR_PAUSED], ids=["fair", "poor-paused"])
+@pytest.mark.parametrize("camera", [False, True], ids=["", "camera-note"])
+@pytest.mark.parametrize("size", PANELS, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_panel_bar_shows_every_figure(
+    qtbot: Any, kiosk: Any, size: tuple[int, int], camera: bool, link: LinkQuality, tmp_path: Path
+) -> None:
+    """The moment the figures arrive (no event-loop turn in between, as a screenshot is
+    taken), every line of the link box is drawn and the rest of the bar is still whole."""
+    call, window = kiosk
+    window.resize(*size)
+    qtbot.wait(20)
+    window.model.micStateChanged.emit("auto_muted")
+    if camera:
+        window.model.cameraChanged.emit("Bàn chủ tọa", False)
+    call._link(link)
+    window.grab().save(str(tmp_path / "panel.png"))
+    screen = QRect(0, 0, *size)
+    panel = window.link_panel
+    bar = [window.badge, panel, window.mute_button, window.leave_button]
+    bar += [window.camera_note] if camera else []
+    for label in (panel.label, panel.figures):
+        whole(label)
+        assert screen.contains(screen_rect(label, window)), label.text()
+        assert screen_rect(panel, window).contains(screen_rect(label, window)), label.text()
+    for widget in bar:
+        assert widget.isVisibleTo(window), widget.objectName()
+        whole(widget)
+        assert screen.contains(screen_rect(widget, window)), widget.objectName()
+    for i, widget in enumerate(bar):
+        for other in bar[i + 1 :]:
+            overlap = screen_rect(widget, window).intersects(screen_rect(other, window))
+            assert not overlap, (widget.objectName(), other.objectName())
 
 
 def frame(level: int) -> av.VideoFrame:
