@@ -12,6 +12,14 @@ from ui import texts
 LIT = {LinkGrade.GOOD: 3, LinkGrade.FAIR: 2, LinkGrade.POOR: 1}
 COLOR = {LinkGrade.GOOD: "#3ddc84", LinkGrade.FAIR: "#e0b000", LinkGrade.POOR: "#e5533d"}
 UNLIT = "#3a4656"
+LINK_STYLE = """
+LinkIndicator { background: #1b2430; border-radius: 6px; }
+QLabel { background: transparent; }
+QLabel#linkgrade { font-size: 20px; color: #f2f4f7; }
+QLabel#linkgrade[grade="fair"] { color: #f0cc4a; }
+QLabel#linkgrade[grade="poor"] { color: #ff8a75; }
+QLabel#linkfigures { font-size: 16px; color: #c9d4e3; }
+"""  # its own, set before its labels exist: the same look whatever window holds it
 
 
 class SignalBars(QWidget):
@@ -51,6 +59,7 @@ class LinkIndicator(QFrame):
     def __init__(self, figures: bool = False, bar_height: int = 24) -> None:
         super().__init__()
         self.setObjectName("link")
+        self.setStyleSheet(LINK_STYLE)
         self.bars = SignalBars(bar_height)
         self.label = QLabel()
         self.label.setObjectName("linkgrade")

@@ -13,13 +13,23 @@ from PyQt6.QtWidgets import QLabel, QWidget
 from devices import LatestFrame
 from endpoint import LinkQuality, Participant
 from ui import texts
-from ui.layout import DEFAULT_HOLD_S, DEFAULT_SLOTS, Layout, Rect, Room, SpeakerHold, TalkBook
+from ui.layout import (
+    DEFAULT_HOLD_S,
+    DEFAULT_SLOTS,
+    Layout,
+    Metrics,
+    Rect,
+    Room,
+    SpeakerHold,
+    TalkBook,
+)
 from ui.layout import plan as plan_layout
 from ui.link import LinkIndicator
 from ui.tiles import VideoTile
 
 REFRESH_FPS = 15
 THUMB_INTERVAL_S = 0.09  # thumbnails drawn at most ~10 times a second
+LINK_MIN_PX = 16  # the link badge's grade, on the smallest view (it scales like the captions)
 
 TV_STYLE = """
 MeetingView { background: #10151c; }
@@ -77,7 +87,7 @@ class MeetingView(QWidget):
         self.self_view.setParent(self)
         self.self_view.setObjectName("selfview")
         self.self_view.min_interval = 1.0 / REFRESH_FPS
-        self.link = LinkIndicator(figures=False, bar_height=28)
+        self.link = LinkIndicator(figures=False)
         self.link.setParent(self)
         self.link.setObjectName("tvlink")
         self.timer = QTimer(self)
@@ -143,7 +153,8 @@ class MeetingView(QWidget):
         self.self_view.setGeometry(*_box(layout.self_rect))
         self._show_notes(layout)
         self.self_view.raise_()
-        self.link.raise_()
+        self.link.scale(max(LINK_MIN_PX, layout.caption_h * 3 // 5))  # as the captions
+        self._place_link()
 
     def _place(self, feed: int, rect: Rect, video: bool, interval: float, layout: Layout) -> None:
         tile = self.tiles[feed]
@@ -177,7 +188,22 @@ class MeetingView(QWidget):
 
     def set_link(self, link: LinkQuality | None) -> None:
         self.link.set_link(link)
-        self.link.move(8, 8)
+        self._place_link()
+
+    def _place_link(self) -> None:
+        """A compact badge in the first screen corner where it covers no tile (top-left
+        when every corner is taken)."""
+        margin = Metrics.for_screen(self.width(), self.height()).margin
+        size = self.link.size()
+        right, bottom = self.width() - margin - size.width(), self.height() - margin - size.height()
+        corners = [(margin, margin), (right, margin), (margin, bottom), (right, bottom)]
+        taken = self.layout_plan.rects() if self.layout_plan is not None else []
+        free = (
+            c
+            for c in corners
+            if not any(Rect(*c, size.width(), size.height()).overlaps(r) for r in taken)
+        )
+        self.link.move(*next(free, corners[0]))
         self.link.raise_()
 
     def refresh(self) -> int:

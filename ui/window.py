@@ -29,18 +29,12 @@ QLabel#title { font-size: 30px; font-weight: bold; }
 QLabel#status { font-size: 22px; color: #c9d4e3; }
 QLabel#notice { background: #7a5b00; font-size: 18px; padding: 8px; }
 QLabel#countdown { background: #1d4f91; font-size: 24px; padding: 10px; }
-QLabel#waiting { color: #9fb0c6; }  /* tiles, captions: ui.meeting.TV_STYLE */
+QLabel#waiting { color: #9fb0c6; }  /* tiles: ui.meeting.TV_STYLE; link: ui.link */
 QLabel#badge { background: #b3261e; font-size: 20px; padding: 6px 12px; border-radius: 6px; }
 QLabel#badge[mic="auto_muted"] { background: #37506e; }
 QLabel#badge[mic="open_warning"] { background: #7a5b00; }
 QLabel#camera { font-size: 18px; color: #c9d4e3; }
 QPushButton#shot { font-size: 20px; padding: 10px 14px; }
-QFrame#link { background: #1b2430; border-radius: 6px; }
-QFrame#tvlink { background: #1b2430; border-radius: 6px; }
-QLabel#linkgrade { font-size: 20px; background: transparent; }
-QLabel#linkgrade[grade="fair"] { color: #f0cc4a; }
-QLabel#linkgrade[grade="poor"] { color: #ff8a75; }
-QLabel#linkfigures { font-size: 16px; color: #c9d4e3; background: transparent; }
 QPushButton { font-size: 26px; padding: 16px 28px; border-radius: 10px; background: #2c3a4d; }
 QPushButton#join { font-size: 44px; padding: 36px 72px; background: #1f7a3d; }
 QPushButton#leave { background: #b3261e; }

@@ -15,7 +15,7 @@ from PyQt6.QtGui import QFontMetrics, QImage
 from PyQt6.QtWidgets import QLabel
 
 from devices import LatestFrame
-from endpoint import Participant
+from endpoint import LinkGrade, LinkQuality, Participant
 from kiosk.render import COUNTS, StepClock, pattern_frame, stage, synthetic_rooms
 from ui import MeetingView, texts
 from ui.layout import clean_name
@@ -178,3 +178,29 @@ def test_render_layouts_command(tmp_path: Path) -> None:
     image = QImage(str(tmp_path / "tv-25-1920x1080.png"))
     assert (image.width(), image.height()) == (1920, 1080)
     assert QImage(str(tmp_path / "tv-09-1280x720.png")).width() == 1280
+
+
+@pytest.mark.parametrize("count", [2, 9, 25])
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_link_badge_reads_from_the_room(qtbot: Any, size: tuple[int, int], count: int) -> None:
+    """«Kết nối tốt» is as large as the captions (at least 28 px at 1080p, to be read from
+    5 m), whole, on screen, and a compact corner badge, not a banner over the speaker."""
+    view = tv(qtbot, size)
+    stage(synthetic_rooms(count - 1), view.set_participants)
+    view.set_link(LinkQuality(LinkGrade.GOOD, 0.3, 0.0, 42.0, 900.0, 300.0))
+    qtbot.wait(10)
+    badge, label = view.link, view.link.label
+    assert label.text() == texts.LINK_GRADE[LinkGrade.GOOD]
+    line = QFontMetrics(label.font())
+    assert line.height() >= 28 * size[1] / 1080, line.height()
+    assert line.capHeight() >= 20 * size[1] / 1080, line.capHeight()
+    text_fits(label)
+    assert badge.bars.height() >= line.capHeight()
+    box = QRect(badge.mapTo(view, badge.rect().topLeft()), badge.size())
+    assert view.rect().contains(box)
+    assert box.contains(on_screen(label, view)), "the label runs off its badge"
+    assert box.width() <= size[0] // 5 and box.height() <= size[1] // 12, box
+    assert view.layout_plan is not None
+    covered = [r for r in view.layout_plan.rects() if box.intersects(QRect(r.x, r.y, r.w, r.h))]
+    if count < 25:
+        assert not covered, f"{box} covers {covered}"
