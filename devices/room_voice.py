@@ -43,6 +43,8 @@ BLOCK = RATE // 100
 class ArrayCapture(_sd.StreamDevice):
     """A multichannel sound device captured in 10 ms blocks (a bounded queue of blocks)."""
 
+    carries_reference = False  # its blocks' ``ref`` is silence: the playout comes separately
+
     def __init__(self, device: str, channels: int, rate: int = RATE) -> None:
         super().__init__(device)
         self._channels, self._rate = channels, rate
@@ -104,6 +106,11 @@ class VoiceMicrophone:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._warnings: tuple[str, ...] = ()
+        # A live array with no playout ring cannot tell the far end's echo from the room:
+        # the gate must not decide (it stays open, with a warning). A recording brings its own.
+        self._no_reference = reference is None and not getattr(source, "carries_reference", True)
+        if self._no_reference:
+            log.warning("no loudspeaker playout reference: auto-mute stays open")
 
     @property
     def error(self) -> str | None:
@@ -159,7 +166,9 @@ class VoiceMicrophone:
         calls it for every block (tests may call it directly, without the worker)."""
         ref = block.ref if self.reference is None else self._reference(len(block.mics))
         with self._lock:
-            frame = self.processor.process(block.mics, ref, now, block.rate)
+            frame = self.processor.process(
+                block.mics, ref, now, block.rate, reference_missing=self._no_reference
+            )
             decision = self.director.update(
                 now, gate=frame.gate.state, speech=frame.gate.speech, far_end=frame.gate.far_end,
                 doa=frame.doa, warnings=tuple(str(fault) for fault in frame.faults),

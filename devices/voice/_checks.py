@@ -1,7 +1,9 @@
 """Bad-input detection for the microphone array: the gate fails safe (open) on any fault.
 
 Faults: wrong sample rate, channel count that does not match the array geometry, malformed
-blocks (not finite, wrong shape), clipping, a dead channel, no signal at all. Clipping and dead
+blocks (not finite, wrong shape), clipping, a dead channel, no signal at all, and no playout
+reference (``NO_REFERENCE``: the caller knows, not the checker; without it the far end's echo
+cannot be told from the room, so the gate must not decide). Clipping and dead
 channels are judged over a sliding second so one loud clap is not a fault; a fault clears after
 ``CLEAR_S`` of clean input.
 """
@@ -32,6 +34,7 @@ class FaultKind(enum.Enum):
     CLIPPING = "clipping"
     DEAD_CHANNEL = "dead_channel"
     NO_SIGNAL = "no_signal"
+    NO_REFERENCE = "no_reference"
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,11 @@ class InputFault:
 
     def __str__(self) -> str:
         return f"{self.kind.value}: {self.detail}"
+
+
+NO_REFERENCE = InputFault(
+    FaultKind.NO_REFERENCE, "no loudspeaker playout reference: echo cannot be told from the room"
+)
 
 
 class InputChecker:

@@ -34,7 +34,11 @@ class MicBlock:
 
 
 class MicArraySource(Protocol):
-    """What the voice pipeline needs from a microphone array (real or scripted)."""
+    """What the voice pipeline needs from a microphone array (real or scripted).
+
+    A source may say ``carries_reference = False`` (a live capture): its blocks' ``ref`` is not
+    the loudspeakers' playout, so without a separate playout ring the gate cannot decide.
+    """
 
     @property
     def rate(self) -> int: ...
@@ -47,6 +51,8 @@ class MicArraySource(Protocol):
 
 class ScriptedMicArray:
     """Plays ``mics`` (frames, channels) and optional ``ref`` (frames,) as 10 ms blocks."""
+
+    carries_reference = True  # a recording without a reference channel had no far end playing
 
     def __init__(
         self, mics: npt.ArrayLike, rate: int, ref: npt.ArrayLike | None = None, start: float = 0.0

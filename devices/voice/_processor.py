@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from devices.voice._checks import InputChecker, InputFault
+from devices.voice._checks import NO_REFERENCE, InputChecker, InputFault
 from devices.voice._config import VoiceConfig
 from devices.voice._doa import DoaEstimate, DoaEstimator, FrameDirection
 from devices.voice._dsp import FRAME, RATE, Decimator, Framer
@@ -65,10 +65,19 @@ class VoiceProcessor:
         ref: npt.NDArray[np.floating] | None,
         t: float,
         rate: int | None = None,
+        *,
+        reference_missing: bool = False,
     ) -> VoiceFrame:
-        """Feed one capture block taken at time ``t`` (seconds, monotonic clock)."""
+        """Feed one capture block taken at time ``t`` (seconds, monotonic clock).
+
+        ``ref`` None means the far end is silent. ``reference_missing``: the kit has no
+        playout reference at all (no loudspeaker ring wired), so echo cannot be told from the
+        room: the block is analysed but the gate stays open with ``NO_REFERENCE`` as a fault.
+        """
         rate = self.config.gate.sample_rate if rate is None else rate
         faults = self._checker.check(np.asarray(block), rate, t)
+        if reference_missing:
+            faults = (*faults, NO_REFERENCE)
         if faults and np.asarray(block).shape[-1:] != (self.config.array.channels,):
             self._last = VoiceFrame(self._gate.failsafe(t, faults), None, 0.0, 0.0, faults)
             return self._last

@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 
+from devices import AudioRing
 from devices.room_voice import VoiceMicrophone
 from devices.scene import Sound, render, speech
 from devices.voice import (
@@ -74,3 +75,37 @@ def test_manual_mute_silences_audio_still_in_the_lookahead() -> None:
     assert voice.decisions.get()[0].mic is MicState.MUTED
     assert np.abs(before).max() > 0.01  # the gate was open: the room was going out
     assert np.abs(after).max() == 0.0  # nothing captured before the press leaked after it
+
+
+class _LiveArray:
+    """A live capture stand-in: its blocks' ``ref`` is silence, not the loudspeakers' playout."""
+
+    carries_reference = False
+    rate = 48000
+    channels = 4
+
+    def blocks(self):  # pragma: no cover - the test steps the pipeline itself
+        return iter(())
+
+
+@pytest.mark.parametrize("wired", [False, True])
+def test_without_a_playout_reference_the_room_stays_open_with_a_warning(wired, caplog) -> None:
+    """Issue 11: a gate that cannot tell echo from the room (no reference) must not mute it."""
+    mics, _ = render([], 3.0, noise_dbfs=-50)
+    processor = VoiceProcessor(VoiceConfig(array=ArrayGeometry.circular(4, 0.045)))
+    director = Director(DirectorConfig(overview=CameraTarget("main")))
+    ring = AudioRing(24000) if wired else None
+    with caplog.at_level("WARNING"):
+        voice = VoiceMicrophone(_LiveArray(), processor, director, ring)
+        silence = np.zeros(480, np.float32)
+        for k in range(300):
+            voice.step(MicBlock(k / 100, mics[k * 480 : (k + 1) * 480], silence, 48000), k / 100)
+    decision = voice.decisions.get()[0]
+    audio = voice.read(4800)
+    if wired:  # with the playout ring a quiet room is muted as usual
+        assert decision.mic is MicState.AUTO_MUTED and np.abs(audio).max() == 0.0
+        return
+    assert decision.mic is MicState.OPEN_WARNING
+    assert any("no_reference" in w for w in decision.warnings)
+    assert np.abs(audio).max() > 0.0
+    assert "playout reference" in caplog.text
