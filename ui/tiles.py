@@ -4,6 +4,7 @@ without video, the room's name on a plain tile; a caption with the name and its 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import av
 import cv2
@@ -17,6 +18,8 @@ from ui import texts
 from ui.layout import clean_name
 
 MARK_SEPARATOR = " — "
+ELLIPSIS = "…"
+MIN_NAME_CHARS = 4  # a name is never shortened below its first four letters
 
 
 def rgb_image(rgb: np.ndarray) -> QImage:
@@ -58,23 +61,25 @@ def image_of(frame: object) -> QImage:
 
 
 class ElidedLabel(QLabel):
-    """One line: a name shortened with «…» to what the label's width leaves after its mark
-    (the mark is always whole); characters the font cannot draw are left out."""
+    """One line: a name and its marks («mất kết nối», «video tạm dừng»…). The name is
+    shortened with «…» first, down to its first few letters, so the marks stay whole; when
+    even that is too wide the lesser marks go, and only the gravest one is ever shortened.
+    Characters the font cannot draw are left out."""
 
     def __init__(self, name: str = "") -> None:
         super().__init__()
         self.name = name
-        self.mark = ""
+        self.marks: tuple[str, ...] = ()
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self._shown_for: tuple[str, str, int, str] | None = None
+        self._shown_for: tuple[str, tuple[str, ...], int, str] | None = None
 
-    def set_parts(self, name: str, mark: str = "") -> None:
-        self.name, self.mark = name, mark
+    def set_parts(self, name: str, marks: Sequence[str] = ()) -> None:
+        self.name, self.marks = name, tuple(marks)
         self._elide()
 
     @property
     def full_text(self) -> str:
-        return f"{self.name}{MARK_SEPARATOR}{self.mark}" if self.mark else self.name
+        return self.name + _tail(self.marks)
 
     def setFont(self, font: QFont) -> None:  # noqa: N802 - Qt override
         super().setFont(font)
@@ -84,22 +89,42 @@ class ElidedLabel(QLabel):
         self._elide()
 
     def _elide(self) -> None:
-        width = self.contentsRect().width()
-        key = (self.name, self.mark, width, self.font().key())
+        width = self.contentsRect().width() - 2
+        key = (self.name, self.marks, width, self.font().key())
         if key == self._shown_for:
             return
         self._shown_for = key
         metrics = QFontMetrics(self.font())
-        name = "".join(c for c in self.name if metrics.inFontUcs4(ord(c)) or c == " ")
-        name = clean_name(name)
-        tail = f"{MARK_SEPARATOR}{self.mark}" if self.mark else ""
-        whole = metrics.horizontalAdvance(name)
-        room = max(width - metrics.horizontalAdvance(tail), min(whole, width * 11 // 20))
-        shown = metrics.elidedText(name, Qt.TextElideMode.ElideRight, max(0, room - 2))
-        left = width - metrics.horizontalAdvance(shown) - 2
-        tail = metrics.elidedText(tail, Qt.TextElideMode.ElideRight, max(0, left)) if tail else ""
+        name = clean_name("".join(c for c in self.name if metrics.inFontUcs4(ord(c)) or c == " "))
+        least = metrics.horizontalAdvance(_shortest(name))
+        marks = list(self.marks)
+        while len(marks) > 1 and least + metrics.horizontalAdvance(_tail(marks)) > width:
+            marks.pop()  # the gravest first: the lesser ones give way
+        room = max(least, width - metrics.horizontalAdvance(_tail(marks)))
+        shown = _cut(name, metrics, room)
+        left = max(0, width - metrics.horizontalAdvance(shown))
+        tail = metrics.elidedText(_tail(marks), Qt.TextElideMode.ElideRight, left)
         self.setText(shown + tail)
         self.setToolTip(self.full_text)
+
+
+def _tail(marks: Sequence[str]) -> str:
+    return f"{MARK_SEPARATOR}{' · '.join(marks)}" if marks else ""
+
+
+def _cut(name: str, metrics: QFontMetrics, room: int) -> str:
+    """*name*, or its longest start with «…» within *room* pixels (never below _shortest)."""
+    if metrics.horizontalAdvance(name) <= room:
+        return name
+    keep = len(name)
+    while keep > MIN_NAME_CHARS and metrics.horizontalAdvance(name[:keep] + ELLIPSIS) > room:
+        keep -= 1
+    return name[:keep].rstrip() + ELLIPSIS
+
+
+def _shortest(name: str) -> str:
+    """What is left of a name at most: its first letters and «…»."""
+    return name if len(name) <= MIN_NAME_CHARS else name[:MIN_NAME_CHARS] + ELLIPSIS
 
 
 class VideoTile(QFrame):
@@ -138,6 +163,7 @@ class VideoTile(QFrame):
             self._set_fonts()
             self._place()
             self._show_picture_text()
+            self._show_marks()  # a paused room says so in its caption only in name mode
             self.shown_seq = -1  # back in a video slot: draw the next frame at its new size
 
     def _set_fonts(self) -> None:
@@ -226,7 +252,7 @@ class VideoTile(QFrame):
         return found
 
     def _show_marks(self) -> None:
-        self.caption.set_parts(self.name, " · ".join(self.marks()))
+        self.caption.set_parts(self.name, self.marks())
         self._set_flag("stale", self.stale)
         self._set_flag("paused", self.paused and not self.stale)
         self._set_flag("weak", self.weak and not (self.stale or self.paused))

@@ -204,3 +204,33 @@ def test_link_badge_reads_from_the_room(qtbot: Any, size: tuple[int, int], count
     covered = [r for r in view.layout_plan.rects() if box.intersects(QRect(r.x, r.y, r.w, r.h))]
     if count < 25:
         assert not covered, f"{box} covers {covered}"
+
+
+LONG = "Phòng họp trực tuyến Ủy ban nhân dân xã Đức Nhuận, huyện Mộ Đức, tỉnh Quảng Ngãi"
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_paused_name_tile_keeps_its_mark(qtbot: Any, size: tuple[int, int]) -> None:
+    """A paused room beyond the video slots says «video tạm dừng» whole on its name tile,
+    however long its name (the name is shortened first); a muted one keeps «tắt micro»."""
+    view = tv(qtbot, size)
+    rooms = synthetic_rooms(24)
+    rooms[9].display = LONG  # paused (kiosk.render.PAUSED)
+    rooms[12].display = LONG  # muted
+    rooms[12].video_paused = True  # paused and muted: the pause is the graver mark
+    stage(rooms, view.set_participants)
+    qtbot.wait(10)
+    assert view.layout_plan is not None
+    named = {feed for feed, _ in view.layout_plan.names}
+    for room in (rooms[4], rooms[9], rooms[12]):
+        tile = view.tiles[room.feed]
+        assert room.feed in named and tile.isVisible(), room.display
+        text = tile.caption.text()
+        assert text.endswith(MARK_SEPARATOR + texts.PAUSED_MARK) or (
+            room is rooms[12] and f"{MARK_SEPARATOR}{texts.PAUSED_MARK} · " in text
+        ), text
+        text_fits(tile.caption)
+        assert len(shown_name(tile)) >= 4 and clean_name(room.display).startswith(
+            shown_name(tile).removesuffix(ELLIPSIS)
+        ), text
+    assert ELLIPSIS in view.tiles[rooms[9].feed].caption.text(), "the long name was shortened"
