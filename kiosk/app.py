@@ -115,7 +115,12 @@ class KioskApp:
         )
         choices = voice.camera_choices(config) if self.devices.voice else []
         self.model = CallViewModel(self.call, self.devices.voice, choices)
-        self.window = KioskWindow(self.model, config.site.name, self.devices.camera.frames)  # type: ignore[arg-type]
+        self.window = KioskWindow(
+            self.model,
+            config.site.name,
+            self.devices.camera.frames,  # type: ignore[arg-type]
+            video_slots=config.meeting.video_slots,
+        )
         self.window.join_button.setEnabled(self._join_allowed)
         self._timer = QTimer()
         self._timer.setInterval(DEVICE_CHECK_MS)

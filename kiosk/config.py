@@ -36,6 +36,7 @@ __all__ = [
     "ConfigError",
     "ConfigIssue",
     "HubConfig",
+    "MeetingConfig",
     "ScheduleSection",
     "MicrophoneConfig",
     "SiteConfig",
@@ -129,6 +130,14 @@ class StateConfig:
 
 
 @dataclass(frozen=True)
+class MeetingConfig:
+    """How the meeting looks on the TV: ``video_slots`` other rooms at most show their video
+    as thumbnails (the rest by name), so a small PC decodes and draws only so many."""
+
+    video_slots: int = 8
+
+
+@dataclass(frozen=True)
 class _Spec:
     convert: f.Convert
     help: str
@@ -173,6 +182,10 @@ _SCHEMA: dict[str, tuple[type[Any], dict[str, _Spec]]] = {
         },
     ),
     "state": (StateConfig, {"dir": _Spec(f.any_path, "directory for persisted state")}),
+    "meeting": (
+        MeetingConfig,
+        {"video_slots": _Spec(f.integer(1, 24), "rooms shown as video thumbnails on the TV")},
+    ),
     "voice": (
         VoiceSection,
         {
@@ -330,6 +343,7 @@ class Config:
     microphone: MicrophoneConfig = field(default_factory=MicrophoneConfig)
     speaker: SpeakerConfig = field(default_factory=SpeakerConfig)
     state: StateConfig = field(default_factory=StateConfig)
+    meeting: MeetingConfig = field(default_factory=MeetingConfig)
     voice: VoiceSection = field(default_factory=VoiceSection)
     schedule: ScheduleSection = field(default_factory=ScheduleSection)
     voice_issues: tuple[ConfigIssue, ...] = ()

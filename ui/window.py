@@ -18,6 +18,7 @@ from PyQt6.QtWidgets import (
 from devices import LatestFrame
 from endpoint import CallState, LinkQuality
 from ui import texts
+from ui.layout import DEFAULT_SLOTS
 from ui.link import LinkIndicator
 from ui.meeting import MeetingView
 from ui.schedule import CountdownBanner
@@ -49,7 +50,14 @@ class KioskWindow(QMainWindow):
 
     technicianRequested = pyqtSignal()  # the discreet «Kỹ thuật» entry was tapped
 
-    def __init__(self, model: CallViewModel, site_name: str, self_slot: LatestFrame[object]):
+    def __init__(
+        self,
+        model: CallViewModel,
+        site_name: str,
+        self_slot: LatestFrame[object],
+        video_slots: int = DEFAULT_SLOTS,
+    ) -> None:
+        """*video_slots*: at most this many other rooms show video on the TV (the rest by name)."""
         super().__init__()
         self.model = model
         self.setWindowTitle(f"diemcau — {site_name}")
@@ -62,7 +70,7 @@ class KioskWindow(QMainWindow):
         self.countdown = CountdownBanner()
         self.pages = QStackedWidget()
         self.pages.addWidget(self._home_page())
-        self.meeting = MeetingView(self_slot)
+        self.meeting = MeetingView(self_slot, slots=video_slots)
         self.pages.addWidget(self._meeting_page())
         central = QWidget()
         layout = QVBoxLayout(central)

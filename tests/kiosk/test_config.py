@@ -254,6 +254,10 @@ BAD = [
     ("speaker", "volume", 50.5, "must be an integer"),
     ("state", "dir", "", "non-empty path"),
     ("state", "dir", 5, "non-empty path"),
+    ("meeting", "video_slots", 0, "between 1 and 24"),
+    ("meeting", "video_slots", 25, "between 1 and 24"),
+    ("meeting", "video_slots", 4.0, "must be an integer"),
+    ("meeting", "video_slots", "8", "must be an integer"),
     ("hub", "ca_file", "/nonexistent/ca.pem", "does not exist"),
     ("hub", "ca_file", "/", "must be a regular file"),
 ]
@@ -544,6 +548,20 @@ def test_check_config_invalid_prints_every_issue(tmp_path: Path) -> None:
         f"{path}: camera.fsp: unknown key; did you mean 'fps'?",
         f"2 problems: {path} is not valid",
     ]
+
+
+def test_video_slots_default_and_set() -> None:
+    assert parse_config(MINIMAL).meeting == cfg.MeetingConfig(8)
+    assert parse_config(MINIMAL + "[meeting]\nvideo_slots = 4\n").meeting.video_slots == 4
+
+
+def test_check_config_names_a_bad_video_slots(tmp_path: Path) -> None:
+    path = write_config(tmp_path, MINIMAL + "[meeting]\nvideo_slots = 30\n")
+    out = io.StringIO()
+    assert check_config_command(str(path), out) == 2
+    assert out.getvalue().splitlines()[0] == (
+        f"{path}: meeting.video_slots = 30: must be between 1 and 24"
+    )
 
 
 def test_check_config_voice_only_problems_say_the_room_still_runs(tmp_path: Path) -> None:

@@ -118,8 +118,8 @@ def test_dump_writes_every_section_and_leaves_out_unset_paths() -> None:
     config = parse_config('[site]\nname = "A"\n[hub]\nurl = "wss://h/j"\nroom = 1\n')
     text = dump_config(config)
     assert [line for line in text.splitlines() if line.startswith("[")] == [
-        "[site]", "[hub]", "[camera]", "[microphone]", "[speaker]", "[state]", "[voice]",
-        "[schedule]",
+        "[site]", "[hub]", "[camera]", "[microphone]", "[speaker]", "[state]", "[meeting]",
+        "[voice]", "[schedule]",
     ]  # fmt: skip
     assert "pin_file" not in text and "script_wav" not in text
     assert parse_config(text) == config

@@ -16,6 +16,8 @@ from PyQt6.QtWidgets import QLabel
 
 from devices import LatestFrame
 from endpoint import LinkGrade, LinkQuality, Participant
+from kiosk.app import KioskApp
+from kiosk.config import parse_config
 from kiosk.render import COUNTS, StepClock, pattern_frame, stage, synthetic_rooms
 from ui import MeetingView, texts
 from ui.layout import clean_name
@@ -234,3 +236,23 @@ def test_paused_name_tile_keeps_its_mark(qtbot: Any, size: tuple[int, int]) -> N
             shown_name(tile).removesuffix(ELLIPSIS)
         ), text
     assert ELLIPSIS in view.tiles[rooms[9].feed].caption.text(), "the long name was shortened"
+
+
+def test_video_slots_come_from_the_config(qtbot: Any, tmp_path: Path) -> None:
+    """[meeting] video_slots = 4: the kiosk's TV shows 4 rooms as video at 9 rooms, the
+    other 4 by name."""
+    text = '[site]\nname = "Xã Thử"\n[hub]\nurl = "ws://127.0.0.1:9/"\nroom = 1234\n'
+    config = parse_config(text + f'[state]\ndir = "{tmp_path}"\n[meeting]\nvideo_slots = 4\n')
+    kiosk = KioskApp(config)
+    qtbot.addWidget(kiosk.window)
+    view = kiosk.window.meeting
+    view.resize(1920, 1080)
+    view.clock = view.speaker.clock = view.book.clock = StepClock()
+    rooms = synthetic_rooms(8)
+    for room in rooms:
+        room.video_paused = False  # every room's video reaches us: only the slots limit it
+    stage(rooms, view.set_participants)
+    assert view.layout_plan is not None
+    assert len(view.layout_plan.thumbs) == 4 and len(view.layout_plan.names) == 3
+    thumbs = [t for t in view.video_tiles() if t is not view.tiles.get(view.layout_plan.large)]
+    assert len(thumbs) == 4 and all(t.video_mode for t in thumbs)
