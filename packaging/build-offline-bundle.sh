@@ -73,7 +73,7 @@ if [ "${BUNDLE_DOWNLOAD:-1}" != 0 ]; then
     fi
     if ! echo "$sha  $OUT/debs/$file" | sha256sum -c --status 2>/dev/null; then
       rm -f "$OUT/debs/$file"
-      (cd "$OUT/debs" && apt-get download -q "$name" >/dev/null)
+      (cd "$OUT/debs" && apt-get download -q -o APT::Sandbox::User=root "$name" >/dev/null)
       echo "$sha  $OUT/debs/$file" | sha256sum -c --status \
         || { echo "build-offline-bundle: $file: missing or bad checksum" >&2; exit 1; }
     fi
