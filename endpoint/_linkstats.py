@@ -35,7 +35,7 @@ from typing import Any, Protocol
 
 from aiortc import RTCPeerConnection
 
-from endpoint._transit import SenderReports
+from endpoint._transit import LoopLag, SenderReports
 from endpoint._video_pause import LOSS_WINDOW, Evidence, VideoPause
 from endpoint.errors import EndpointError
 from endpoint.events import LinkGrade, LinkQuality, Participant
@@ -356,15 +356,18 @@ class LinkWatch:
         self.room_grades: dict[int, Hysteresis] = {}
         self.pause = VideoPause() if hold_video is not None else None
         self.reports = SenderReports()
+        self.lag = LoopLag(clock)  # our own event loop's standing lateness (a starved CPU)
         self.video_paused = False
         self.last: LinkQuality | None = None
 
     async def run(self) -> None:
+        probe = asyncio.ensure_future(self.lag.run())
         try:
             while True:
                 await asyncio.sleep(SAMPLE_EVERY)
                 await self.step()
         finally:  # a new connection starts with video on and no judgement yet
+            probe.cancel()
             for feed in list(self._rooms.participants):
                 self._rooms.set_link(feed, weak=False, video_paused=False)
 
@@ -382,7 +385,8 @@ class LinkWatch:
     def _evidence(self, sample: Sample) -> Evidence:
         queue = min(sample.queues.values(), default=None)  # what every room's audio met
         hub_queue = self.reports.queueing(sample.wall)
-        return Evidence(self.meter.loss_down(LOSS_WINDOW), queue, hub_queue)
+        lag = self.lag.standing(self._clock())
+        return Evidence(self.meter.loss_down(LOSS_WINDOW), queue, hub_queue, lag)
 
     async def _protect(self, now: float, seen: Evidence) -> None:
         if self.pause is None or self._hold is None:
@@ -391,8 +395,9 @@ class LinkWatch:
         if wanted == self.video_paused:
             return
         log.info("incoming video %s (downlink: loss %s %%, queue %s ms, at the hub's "
-                 "reports %s ms)", "paused" if wanted else "resumed", _shown(seen.loss),
-                 _shown(seen.queue, 1000), _shown(seen.hub_queue, 1000))  # fmt: skip
+                 "reports %s ms, our loop late %s ms)", "paused" if wanted else "resumed",
+                 _shown(seen.loss), _shown(seen.queue, 1000), _shown(seen.hub_queue, 1000),
+                 _shown(seen.lag, 1000))  # fmt: skip
         try:
             await self._hold(wanted)
         except EndpointError as err:

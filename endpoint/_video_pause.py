@@ -66,6 +66,15 @@ class Evidence:
     loss: float | None = None  # % lost over the last LOSS_WINDOW s, every incoming stream
     queue: float | None = None  # s, standing queue on the incoming audio (least over rooms)
     hub_queue: float | None = None  # s, queue on the hub's sender reports (our downlink)
+    lag: float = 0.0  # s our own event loop stood late (_transit.LoopLag): not the link's
+
+    def on_the_link(self) -> Evidence:
+        """The queues less what our own loop added to every arrival time."""
+
+        def less(queue: float | None) -> float | None:
+            return None if queue is None else max(0.0, queue - self.lag)
+
+        return Evidence(self.loss, less(self.queue), less(self.hub_queue))
 
 
 class Congestion:
@@ -102,6 +111,7 @@ class VideoPause:
 
     def update(self, now: float, seen: Evidence) -> bool:
         """Returns whether to pause; too little evidence keeps the decision as it is."""
+        seen = seen.on_the_link()
         congested = self.congestion.judge(seen)
         if congested is None or seen.queue is None:
             self._good_since = None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from endpoint._transit import BASE, SenderReports, Transit, Unwrap
+from endpoint._transit import BASE, LoopLag, SenderReports, Transit, Unwrap
+from endpoint._video_pause import Evidence, VideoPause
 
 
 def test_unwrap_keeps_counting_past_the_wrap_and_keeps_late_values_behind() -> None:
@@ -57,3 +58,44 @@ def test_sender_reports_once_each_and_no_reading_when_none_came_lately() -> None
     reports.add({1: (10 * 65536, 510.25), 2: (10 * 65536, 510.27)})  # nothing new came
     assert reports.queueing(511.4) == pytest.approx(0.2)
     assert reports.queueing(511.5) is None, "held up or dropped: no reading"
+
+
+# -- our own loop's lateness is not a queue on the link --------------------------------------
+
+
+def test_loop_lag_is_the_least_lateness_of_the_last_half_second() -> None:
+    lag = LoopLag(clock=lambda: 0.0)
+    assert lag.standing(0.0) == 0.0  # nothing measured yet: nothing taken off
+    for i in range(10):  # a loop that wakes 60-90 ms late every time for 0.5 s
+        lag.add(1.0 + i * 0.05, 0.06 + 0.03 * (i % 2))
+    assert lag.standing(1.45) == pytest.approx(0.06)
+    lag.add(1.5, 0.0)  # one punctual wake-up: nothing stands any more
+    assert lag.standing(1.5) == 0.0
+    assert lag.standing(3.0) == 0.0  # and old readings go
+
+
+async def test_loop_lag_measures_a_loop_held_busy() -> None:
+    import asyncio
+    import time
+
+    lag = LoopLag(time.monotonic)
+    probe = asyncio.ensure_future(lag.run())
+    try:
+        await asyncio.sleep(0.6)
+        idle = lag.standing(time.monotonic())
+        for _ in range(12):  # the loop busy in 80 ms slices, as a starved or overloaded CPU
+            time.sleep(0.08)
+            await asyncio.sleep(0)
+        busy = lag.standing(time.monotonic())
+    finally:
+        probe.cancel()
+    assert idle < 0.03 and busy >= 0.03, (idle, busy)
+
+
+def test_a_starved_loop_does_not_pause_video_on_a_lossy_link() -> None:
+    # 10 % random loss; every arrival ~150 ms late, the hub's reports too: but our own
+    # loop stood 140 ms late all along, so the link itself holds no queue
+    starved = Evidence(loss=10.0, queue=0.15, hub_queue=0.15, lag=0.14)
+    assert not VideoPause().update(0.0, starved)
+    # the same readings with a punctual loop: a full queue that drops, pause
+    assert VideoPause().update(0.0, Evidence(loss=10.0, queue=0.15, hub_queue=0.15, lag=0.0))
