@@ -45,6 +45,22 @@ grep -rlI --null -e "$DEPS" -e "$STAGE" "$STAGE$VENV" \
   | xargs -0 -r sed -i -e "s#$DEPS#$VENV#g" -e "s#$STAGE##g"
 rm -f "$STAGE$VENV"/bin/[Aa]ctivate*
 find "$STAGE$VENV" -name '*.so*' -type f -exec chmod 0644 {} +  # libraries are not programs
+# Only the kiosk's own command: the libraries' developer tools (f2py, pyuic6, …) are not needed.
+find "$STAGE$VENV/bin" -type f ! -name diemcau -delete
+# Files the wheels mark executable that are neither ELF nor #! scripts (lintian:
+# executable-not-elf-or-script) lose the bit.
+"$PY" - "$STAGE$VENV" <<'PYEOF'
+import os, stat, sys
+for folder, _, names in os.walk(sys.argv[1]):
+    for name in names:
+        path = os.path.join(folder, name)
+        mode = os.lstat(path).st_mode
+        if stat.S_ISREG(mode) and mode & 0o111:
+            with open(path, "rb") as head:
+                start = head.read(4)
+            if not (start.startswith(b"#!") or start == b"\x7fELF"):
+                os.chmod(path, mode & ~0o111)
+PYEOF
 
 install -d "$STAGE/usr/bin"
 ln -s "$VENV/bin/diemcau" "$STAGE/usr/bin/diemcau"
