@@ -75,6 +75,8 @@ def run_set(name: str, seeds: tuple[int, ...], array: rooms.ArraySpec, args) -> 
             print(f"# {room.describe()}", flush=True)
         images = rooms.load(room, array, DURATION_S, args.cache)
         for noise, snr in rooms.conditions(room)[: 3 if args.quick else None]:
+            if args.only and noise not in args.only:
+                continue
             clip = rooms.mix(room, images, array, noise, snr)
             res, lat = evaluate(clip, GateConfig(sample_rate=rooms.FS), not args.no_baselines)
             cond = f"{noise}/{snr:g}dB"
@@ -182,6 +184,11 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--quick", action="store_true", help="3 rooms per set, 3 conditions each")
     ap.add_argument("--no-baselines", action="store_true", help="skip Silero / webrtcvad alone")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/diemcau-voice-rooms"))
+    ap.add_argument(
+        "--only", type=lambda v: set(v.split(",")), default=set(),
+        help="score only these conditions (e.g. echo,continuous: a far-end change); "
+        "targets then cover only them",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     started = time.monotonic()
     names = ["dev", "heldout", "heldout6"] if args.set == "all" else [args.set]

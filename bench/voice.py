@@ -1,6 +1,6 @@
 """Evaluation harness for the voice director (auto-mute gate, DOA, camera director).
 
-    python bench/voice.py [--set dev|heldout|all] [--quick] [--cache DIR]   # drawn rooms
+    python bench/voice.py [--set dev|heldout|all] [--quick] [--only COND,..] [--cache DIR]  # rooms
     python bench/voice.py --fixed [--quick] [--seed N] [--cache DIR] [--lookahead-ms MS]
 
 By default it scores the drawn-rooms corpus (bench/_voice_rooms.py, see

@@ -240,7 +240,7 @@ class VoiceGate:
         pointed = noise_dir and above < ONSET_BYPASS_DB and not self.steady_noise
         evidence = bool(speechy and loud and not veto and not pointed)
         gain = self._hyst.step(evidence)
-        self._learn(power, residual, echo, far, from_tv)
+        self._learn(power, residual, echo, far, from_tv, near=self._hyst.holding)
         state, reasons = self._state(gain, evidence, vad, far, veto, faults)
         gain = self._gain(state, gain)
         candidate = evidence or bool(
@@ -315,9 +315,12 @@ class VoiceGate:
         echo: F64,
         far: bool,
         from_tv: bool | None,
+        near: bool = False,
     ) -> None:
         """The noise model learns while the far end is quiet, and from the echo-compensated
-        power until it is ready: a far end that never pauses cannot keep the gate unready."""
+        power until it is ready: a far end that never pauses cannot keep the gate unready.
+        ``near``: the gate holds open for near speech; the echo model then barely learns (a
+        power-domain echo path with non-negative taps would absorb the talker as echo)."""
         self._frames += 1
         if self._frames <= WARMUP_FRAMES:
             return
@@ -327,7 +330,10 @@ class VoiceGate:
             self._noise.learn(np.maximum(power - echo, LEARN_FLOOR * power))
         if far:
             target = np.maximum(power - self._noise.spectrum, 0.0)
-            self._echo.adapt(target, echo, trusted=from_tv is not False)
+            # a frame from the loudspeakers' direction is echo even while the gate holds open
+            # (else a gate opened by echo would stop the model learning that very echo)
+            near = near and from_tv is not True
+            self._echo.adapt(target, echo, trusted=from_tv is not False and not near, near=near)
 
     def _state(
         self,

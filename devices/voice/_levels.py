@@ -48,7 +48,9 @@ class EchoModel:
         self._hist[0] = ref_power
         return np.asarray(np.sum(self._h * self._hist, axis=0))
 
-    def adapt(self, echo_power: F64, predicted: F64, trusted: bool = False) -> None:
+    def adapt(
+        self, echo_power: F64, predicted: F64, trusted: bool = False, near: bool = False
+    ) -> None:
         """NLMS step toward ``echo_power`` (mic band power minus noise, far end only).
 
         The step is regularised by the typical reference power: in the echo tail, or a quiet
@@ -57,6 +59,7 @@ class EchoModel:
         ``trusted``: the sound comes from the loudspeakers' direction (no near talker in it):
         full step even while the model is young; otherwise a young model learns slowly, so a
         near talker speaking over the far end from the first second is not learned as echo.
+        ``near``: the gate hears near speech now: ``DT_STEP`` of the step (double talk).
         """
         now = self._hist[0]
         if np.any(now > 0):
@@ -65,8 +68,9 @@ class EchoModel:
         err = echo_power - predicted
         norm = np.sum(self._hist**2, axis=0) + (REG * self._scale) ** 2 + 1e-12
         step = self._step if trusted or self.updates >= DT_TRAINED else self._step * YOUNG_STEP
-        if self.updates >= DT_TRAINED and np.sum(echo_power) > DT_RATIO * np.sum(predicted):
-            step *= DT_STEP  # far more than the echo it should be: a near talker, double talk
+        louder = np.sum(echo_power) > DT_RATIO * np.sum(predicted)
+        if near or (self.updates >= DT_TRAINED and louder):
+            step *= DT_STEP  # a near talker is in it (double talk): barely learn
         # a faint reference frame teaches nothing, nor one before the typical level is known
         strong = (now >= STRONG_SHARE * self._scale) & (self._scale_n >= SCALE_KNOWN)
         self._h = np.maximum(self._h + step * self._hist * (err * strong / norm), 0.0)
