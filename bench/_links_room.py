@@ -15,7 +15,8 @@ tone, and measures what it receives from the other room, printing JSON lines
   when it was silence (a stall);
 - ``{"event": "stats", "t", "tx": {"audio", "video", "wire"}, "rx": {"wire"}, "tier"}``
   once a second from the call's own peer connections: RTP payload bytes sent per kind,
-  and all bytes on the wire each way (SRTP, RTCP, headers), both connections together;
+  and all bytes on the wire each way (SRTP, RTCP, headers), all its connections together
+  (VideoRoom publisher and subscriber, and the AudioBridge: our audio out, the mix in);
 - ``{"event": "state", "t", "state"}`` on call state changes.
 
 ``--baseline`` runs on plain aiortc 1.16 (``endpoint.plain_aiortc()``): none of our media

@@ -10,6 +10,15 @@ joins without that id (a browser on Janus' own ``janus.js``) is matched by displ
 
 The AudioBridge keeps its list of members; a member stays listed while its PeerConnection
 lasts, which tells that a room is still in the meeting while we see none of its video.
+
+Mute (manual, or the automatic one at every pause in speech) stays in our microphone
+track, which then sends silence; the bridge's ``configure`` with ``muted`` is not used.
+Auto-mute opens at a speech onset and must do so within a frame, while a request over a
+lossy link's WebSocket can wait seconds behind TCP retransmissions (the first words would
+be lost), and a hub-side mute whose "unmute" got lost would silence the room with nothing
+on our screen to show it. Our silent frames carry audio level 127 (RFC 6464), which the
+AudioBridge neither mixes nor counts as talking. Our own uplink is watched through the
+hub's ``media`` events on this handle (we always send, silence included).
 """
 
 from __future__ import annotations

@@ -172,21 +172,28 @@ async def _outbound(pc: RTCPeerConnection) -> tuple[Counts, float | None]:
 async def read_sample(
     pcs: Mapping[str, RTCPeerConnection], frames: Mapping[int, int], now: float
 ) -> Sample:
-    """Sample the media connections by role ("sending", "receiving")."""
+    """Sample the media connections by role ("sending", "receiving", and "audio": the
+    AudioBridge's, which sends our audio and receives the mix; its mids are "audio:<mid>")."""
     inbound: dict[str, Counts] = {}
     queues: dict[str, float] = {}
     reports: dict[int, tuple[int, float]] = {}
-    if (receiving := pcs.get("receiving")) is not None:
+    for role, prefix in (("receiving", ""), ("audio", "audio:")):
+        if (receiving := pcs.get(role)) is None:
+            continue
         for transceiver in receiving.getTransceivers():
             if transceiver.mid is None:
                 continue
-            inbound[transceiver.mid] = _receiver_counts(transceiver.receiver)
+            mid = prefix + transceiver.mid
+            inbound[mid] = _receiver_counts(transceiver.receiver)
             if (queue := _queue(transceiver.receiver)) is not None:
-                queues[transceiver.mid] = queue
+                queues[mid] = queue
             reports.update(_sender_reports(transceiver.receiver))
     outbound, rtt = Counts(), None
-    if (sending := pcs.get("sending")) is not None:
-        outbound, rtt = await _outbound(sending)
+    for role in ("sending", "audio"):
+        if (sending := pcs.get(role)) is not None:
+            counts, role_rtt = await _outbound(sending)
+            outbound += counts
+            rtt = max((x for x in (rtt, role_rtt) if x is not None), default=None)
     bytes_in, bytes_out = _transport_bytes(pcs.values())
     sample = Sample(now, inbound, outbound, rtt, bytes_in, bytes_out, dict(frames))
     return replace(sample, queues=queues, reports=reports, wall=time.time())

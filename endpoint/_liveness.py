@@ -2,22 +2,32 @@
 
 aiortc takes ~30 s to call a dead link ``failed`` and the hub keeps a dead room
 visible for its own timeouts (measured 44 s), so the endpoint watches for itself:
-the hub answers a keepalive every second, it sends RTCP to the publisher, and every
-other room sends audio frames continuously (silence too) and at least a video frame a
-second. Signaling over TCP can stall for seconds on a lossy link while UDP media still
+the hub answers a keepalive every second, it sends RTCP to the publisher and the mix
+of the meeting's audio continuously, and every other room sends at least a video frame
+a second. Signaling over TCP can stall for seconds on a lossy link while UDP media still
 gets through, so the hub counts as gone only when both are quiet (or signaling is
 quiet for much longer).
+
+A room's own audio is mixed on the hub, so what tells us a room is alive is its video,
+its packets as they arrive (a picture that loss holds back still counts) and its frames:
+a room on the still picture (a frame a second) is given three of its frame gaps (up to
+``STALE_MAX``) before it is called gone, and a room whose video we paused (our downlink)
+is held alive while it is still a member of the meeting's audio (the AudioBridge).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
 HUB_SILENT_AFTER = 2.0  # s without a byte from the hub, while UDP is quiet too
 HUB_SILENT_MAX = 6.0  # s without signaling even while media still arrives
 STALE_AFTER = 2.0  # s without a frame from a room: its tile says «mất kết nối»
 FIRST_MEDIA_GRACE = 4.0  # s a room that just appeared may take to send its first frame
 CHECK_EVERY = 0.25  # s between checks
+SLOW_GAPS = 3.0  # a slow sender (still picture) is stale after this many of its frame gaps ...
+STALE_MAX = 4.0  # ... but after at most this many seconds
+GAPS_KEPT = 5  # frame gaps the typical one is taken from (their median)
 
 
 def hub_lost(now: float, heard: float, media: float | None) -> str | None:
@@ -36,6 +46,7 @@ class MediaClock:
 
     last: float
     stale: bool = False
+    gaps: deque[float] = field(default_factory=lambda: deque(maxlen=GAPS_KEPT))
 
     @classmethod
     def starting(cls, now: float) -> MediaClock:
@@ -43,13 +54,27 @@ class MediaClock:
 
     def arrived(self, now: float) -> bool:
         """Note a frame; True when this ends a stale spell."""
+        if not self.stale and 0.0 < now - self.last <= STALE_MAX:
+            self.gaps.append(now - self.last)
         self.last = now
         was, self.stale = self.stale, False
         return was
 
+    def allowance(self) -> float:
+        """How long this room may be quiet: ``STALE_AFTER``, longer for a slow sender."""
+        if len(self.gaps) < 3:
+            return STALE_AFTER
+        typical = sorted(self.gaps)[len(self.gaps) // 2]
+        return min(STALE_MAX, max(STALE_AFTER, SLOW_GAPS * typical))
+
+    def hold(self, now: float) -> None:
+        """The room is still there though none of its media can reach us (its video is
+        paused on our side): a room not yet stale stays so, with time to resume."""
+        self.last = max(self.last, now + FIRST_MEDIA_GRACE - STALE_AFTER)
+
     def check(self, now: float) -> bool:
         """True when the room has just gone stale."""
-        if self.stale or now - self.last <= STALE_AFTER:
+        if self.stale or now - self.last <= self.allowance():
             return False
         self.stale = True
         return True

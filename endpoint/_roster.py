@@ -1,8 +1,11 @@
 """The other rooms in the meeting: who they are, and their media as it arrives.
 
 Each receiving track is drained continuously (aiortc queues decoded frames without
-bound) into its room's newest-wins video slot and the playout mixer, and every frame
-counts as a sign of life; a room whose media stops is marked stale, not removed.
+bound): a room's video into its newest-wins slot, every frame a sign of life, and the
+hub's mix of the meeting's audio into the playout mixer under one key (``MIX``). A room
+whose video stops is marked stale, not removed; one whose video we paused is kept alive
+while it is still in the meeting's audio. Talking comes from the AudioBridge, whose
+members carry the VideoRoom feed id (or, for a foreign client, the same name).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
 from devices import Playout
+from endpoint._audiobridge import Member
 from endpoint._liveness import MediaClock
 from endpoint._tasks import Tasks
 from endpoint._videoroom import Feed
@@ -27,6 +31,9 @@ from endpoint.events import (
     TalkingChanged,
 )
 
+MIX = "mix"  # the playout key of the hub's mix
+InBridge = Callable[[int, str], bool]  # (feed, display): is the room in the meeting's audio?
+
 
 class Roster:
     """Participants by feed id; announces arrivals, departures, talking and stale media."""
@@ -37,6 +44,7 @@ class Roster:
         self.participants: dict[int, Participant] = {}
         self._playout, self._emit, self._clock = playout, emit, clock
         self._drains: dict[str, tuple[int, MediaStreamTrack]] = {}  # mid -> (feed, its track)
+        self._packets: dict[str, tuple[int, int]] = {}  # video mid -> (feed, packets seen)
         self._tasks = Tasks("roster")
 
     def arrive(self, feeds: list[Feed]) -> None:
@@ -57,7 +65,6 @@ class Roster:
             if owner == feed:  # its track goes on being drained, into nothing
                 del self._drains[mid]
                 self._tasks.spawn(f"drain:{mid}", self._discard(track))
-        self._playout.remove(feed)
         if participant is not None:
             self._emit(ParticipantLeft(participant))
 
@@ -66,13 +73,24 @@ class Roster:
 
     def talking(self, feed: int, talking: bool) -> None:
         participant = self.participants.get(feed)
-        if participant is not None:
+        if participant is not None and participant.talking != talking:
             participant.talking = talking
             self._emit(TalkingChanged(participant))
 
+    def member_talking(self, member: Member, talking: bool) -> None:
+        """An AudioBridge member started or stopped talking: its room by feed id, or by
+        name when only one room has it (a client that did not join with its feed id)."""
+        if member.id not in self.participants:
+            named = [p.feed for p in self.participants.values() if p.display == member.display]
+            if len(named) == 1:
+                self.talking(named[0], talking)
+            return
+        self.talking(member.id, talking)
+
     def set_link(self, feed: int, *, weak: bool, video_paused: bool) -> None:
         """How this room's streams reach us (``_linkstats``): weak, or its video paused.
-        A paused video is not a dead room: its audio keeps it alive (``check``)."""
+        A paused video is not a dead room: its membership of the audio keeps it alive
+        (``check``)."""
         participant = self.participants.get(feed)
         now = (weak, video_paused)
         if participant is None or (participant.weak, participant.video_paused) == now:
@@ -88,31 +106,49 @@ class Roster:
                 participant.media.stale = True
                 self._emit(MediaChanged(participant))
 
-    def check(self) -> None:
-        """Mark every room whose media stopped a while ago."""
+    def packets(self, seen: dict[str, tuple[int, int]]) -> None:
+        """Video packets received so far per m-line (mid -> feed, count): a room whose
+        packets keep coming is alive, even while loss holds its picture back."""
+        for mid, (feed, count) in seen.items():
+            last = self._packets.get(mid, (feed, 0))  # a reused m-line starts counting anew
+            self._packets[mid] = (feed, count)
+            participant = self.participants.get(feed)
+            if participant is not None and last[0] == feed and count > last[1]:
+                self._heard(participant)
+
+    def check(self, in_bridge: InBridge = lambda feed, display: False) -> None:
+        """Mark every room whose media stopped a while ago; a room whose video we paused
+        is alive while it is in the meeting's audio (*in_bridge*)."""
         now = self._clock()
         for participant in self.participants.values():
+            if participant.video_paused and in_bridge(participant.feed, participant.display):
+                participant.media.hold(now)
             if participant.media.check(now):
                 self._emit(MediaChanged(participant))
 
     # -- incoming media -------------------------------------------------------------
     def carry(self, mid: str, track: MediaStreamTrack, feed: int) -> None:
-        """*track* (m-line *mid*) now carries *feed*: drain it into that room's slots."""
+        """*track* (m-line *mid*) now carries *feed*: drain its video into that room's
+        slot. Audio from the VideoRoom (a foreign client publishing it there) is not
+        played: the meeting is heard through the hub's mix."""
         participant = self.participants.get(feed)
-        old = self._drains.pop(mid, None)
-        if old is not None and old[0] != feed:
-            self._playout.remove(old[0])
-        if participant is None:  # still drained: aiortc would queue its frames without end
+        self._drains.pop(mid, None)
+        if participant is None or track.kind != "video":  # aiortc would queue it without end
             self._tasks.spawn(f"drain:{mid}", self._discard(track))
             return
         self._drains[mid] = (feed, track)
-        drain = self._video if track.kind == "video" else self._audio
-        self._tasks.spawn(f"drain:{mid}", drain(track, participant))
+        self._tasks.spawn(f"drain:{mid}", self._video(track, participant))
+
+    def carry_mix(self, track: MediaStreamTrack) -> None:
+        """*track* carries the hub's mix of the meeting's audio: into the playout."""
+        self._tasks.spawn("drain:mix", self._mix(track))
 
     async def stop_media(self) -> None:
-        """The connection that carried the tracks is gone."""
+        """The connection that carried the tracks is gone (and what it played)."""
         await self._tasks.close()
         self._drains.clear()
+        self._packets.clear()
+        self._playout.remove(MIX)
 
     async def _discard(self, track: MediaStreamTrack) -> None:
         with contextlib.suppress(MediaStreamError):
@@ -131,12 +167,11 @@ class Roster:
                     participant.video.put(frame, self._clock())
                     self._heard(participant)
 
-    async def _audio(self, track: MediaStreamTrack, participant: Participant) -> None:
+    async def _mix(self, track: MediaStreamTrack) -> None:
         with contextlib.suppress(MediaStreamError):
             while True:
                 frame = await track.recv()
                 if not isinstance(frame, av.AudioFrame):
                     continue
                 pcm = frame.to_ndarray().reshape(-1, len(frame.layout.channels))
-                self._playout.write(participant.feed, pcm.mean(axis=1).astype("float32") / 32768.0)
-                self._heard(participant)
+                self._playout.write(MIX, pcm.mean(axis=1).astype("float32") / 32768.0)

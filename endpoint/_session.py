@@ -1,8 +1,13 @@
-"""One connection of the call to the hub: a Janus session, a publisher, a subscriber.
+"""One connection of the call to the hub: a Janus session, a VideoRoom publisher and
+subscriber (video), and our member of the AudioBridge (our voice out, the mix in).
+
+We join both plugins under one participant id, chosen by us, so the rooms can match an
+AudioBridge member to its VideoRoom feed; the two joins run side by side.
 
 A call that loses its link makes a new connection; if the hub still holds the old
-session, the new connection claims it and publishes again as the same room member,
-so the other rooms see a short gap in its media, never a leave and a join.
+session, the new connection claims it, publishes again as the same room member and
+joins the AudioBridge again under the same id, so the other rooms see a short gap in
+its media, never a leave and a join.
 """
 
 from __future__ import annotations
@@ -10,19 +15,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aiortc import MediaStreamTrack, RTCPeerConnection
 
+from endpoint._audiobridge import PLUGIN as AUDIO_PLUGIN
+from endpoint._audiobridge import AudioBridge, Member
 from endpoint._janus_ws import SESSION_NOT_FOUND, EventListener, Handle, JanusClient
+from endpoint._linkstats import _receiver_counts
 from endpoint._videoroom import PLUGIN, Feed, Publisher, RoomAccess, Subscriber, TrackCallback
 from endpoint.errors import EndpointError, HubRequestError
 
 log = logging.getLogger(__name__)
 
 DISCARD_SECONDS = 2.0
+MEMBER_IDS = 2**52  # our participant ids stay below this: exact in JavaScript (janus.js)
+T = TypeVar("T")
 
 
 def _received(transport: Any) -> int:
@@ -42,6 +53,7 @@ class Resume:
     subscriber: int
     feed: int
     private_id: int | None
+    audio: int | None = None  # the AudioBridge handle
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,9 @@ class Wiring:
     on_track: TrackCallback
     on_room_event: EventListener
     on_lost: Callable[[str], None]
+    on_mix: Callable[[MediaStreamTrack], None] = lambda track: None
+    on_talking: Callable[[Member, bool], None] = lambda member, talking: None
+    on_uplink: Callable[[bool], None] = lambda receiving: None  # the hub hears our audio
 
 
 class Connection:
@@ -64,33 +79,58 @@ class Connection:
         self.client.on_lost = wiring.on_lost
         self.publisher: Publisher | None = None
         self.subscriber: Subscriber | None = None
+        self.audio: AudioBridge | None = None
         self.claimed = False
 
     def _new_client(self) -> JanusClient:
         return JanusClient(self._url, **self._client_args)
 
     async def open(
-        self, tracks: list[MediaStreamTrack], timeout: float, resume: Resume | None = None
+        self,
+        video: MediaStreamTrack,
+        audio: MediaStreamTrack,
+        timeout: float,
+        resume: Resume | None = None,
     ) -> list[Feed]:
-        """Connect and publish *tracks*; returns the rooms already publishing."""
-        pub, sub = await self._handles(timeout, resume)
+        """Connect, publish *video* and send *audio* to the AudioBridge; returns the rooms
+        already publishing."""
+        pub, sub, bridge = await self._handles(timeout, resume)
         self.publisher = Publisher(pub, self.access)
         self.subscriber = Subscriber(sub, self.access, self.wiring.on_track)
         self.subscriber.on_hangup = self.wiring.on_lost
         pub.listener = self.wiring.on_room_event
+        self.audio = self._bridge(bridge)
         if resume is not None and self.claimed:
-            return await self.publisher.republish(tracks, resume.feed, resume.private_id)
-        return await self.publisher.join(tracks)
+            member = resume.feed
+            publishing = self.publisher.republish([video], member, resume.private_id)
+        else:
+            member = 1 + secrets.randbelow(MEMBER_IDS - 1)
+            publishing = self.publisher.join([video], member)
+        feeds, _ = await _both(publishing, self.audio.join(audio, member))
+        return feeds
 
-    async def _handles(self, timeout: float, resume: Resume | None) -> tuple[Handle, Handle]:
+    def _bridge(self, handle: Handle) -> AudioBridge:
+        bridge = AudioBridge(handle, self.access, self.wiring.on_mix)
+        bridge.on_talking = self.wiring.on_talking
+        bridge.on_uplink = self.wiring.on_uplink
+        bridge.on_lost = self.wiring.on_lost
+        return bridge
+
+    async def _handles(
+        self, timeout: float, resume: Resume | None
+    ) -> tuple[Handle, Handle, Handle]:
         if resume is not None and await self._claim(timeout, resume):
-            with contextlib.suppress(EndpointError):  # a fresh subscription is simpler
-                await self.client.adopt(resume.subscriber).detach()
-            return self.client.adopt(resume.publisher), await self.client.attach(PLUGIN)
+            old = [h for h in (resume.subscriber, resume.audio) if h is not None]
+            for handle in old:  # a fresh subscription and bridge member are simpler
+                with contextlib.suppress(EndpointError):
+                    await self.client.adopt(handle).detach()
+            sub, bridge = await _both(self.client.attach(PLUGIN), self.client.attach(AUDIO_PLUGIN))
+            return self.client.adopt(resume.publisher), sub, bridge
         if self.client.session_id is None:
             await self.client.connect(timeout)
-        pub, sub = await asyncio.gather(self.client.attach(PLUGIN), self.client.attach(PLUGIN))
-        return pub, sub
+        return await asyncio.gather(
+            self.client.attach(PLUGIN), self.client.attach(PLUGIN), self.client.attach(AUDIO_PLUGIN)
+        )
 
     async def _claim(self, timeout: float, resume: Resume) -> bool:
         """Take back the old session; False (and a new one made) if the hub forgot it."""
@@ -113,12 +153,33 @@ class Connection:
         pub, sub = self.publisher, self.subscriber
         if self.client.session_id is None or pub is None or sub is None or not pub.id:
             return None
-        return Resume(self.client.session_id, pub.handle.id, sub.handle.id, pub.id, pub.private_id)
+        audio = self.audio.handle.id if self.audio is not None else None
+        session = self.client.session_id
+        return Resume(session, pub.handle.id, sub.handle.id, pub.id, pub.private_id, audio)
 
     def peer_connections(self) -> dict[str, RTCPeerConnection]:
-        """The media connections by role: "sending" (publisher), "receiving"."""
-        parts = {"sending": self.publisher, "receiving": self.subscriber}
+        """The media connections by role: "sending" (publisher: our video), "receiving"
+        (the other rooms' video), "audio" (our voice out, the hub's mix in)."""
+        parts = {"sending": self.publisher, "receiving": self.subscriber, "audio": self.audio}
         return {role: part.pc for role, part in parts.items() if part is not None}
+
+    def video_packets(self) -> dict[str, tuple[int, int]]:
+        """RTP packets received so far on each video m-line: mid -> (feed, packets). A room
+        whose packets keep arriving is alive even while its picture freezes (loss)."""
+        sub = self.subscriber
+        if sub is None:
+            return {}
+        packets = {}
+        for transceiver in sub.pc.getTransceivers():
+            entry = sub.subscription.mids.get(transceiver.mid or "")
+            if entry is not None and entry[1] == "video":
+                received = _receiver_counts(transceiver.receiver).received
+                packets[str(transceiver.mid)] = (entry[0], received)
+        return packets
+
+    def in_bridge(self, feed: int, display: str) -> bool:
+        """Whether a room is still in the meeting's audio (a sign of life without video)."""
+        return self.audio is not None and self.audio.hears(feed, display)
 
     def packets_in(self) -> int:
         """UDP packets received from the hub so far (media and RTCP, both connections).
@@ -138,11 +199,15 @@ class Connection:
             await self.subscriber.add(feeds, self.publisher.private_id)
 
     async def leave(self) -> None:
-        """Say goodbye to the room (best effort, bounded)."""
+        """Say goodbye to the room and its audio (best effort, bounded)."""
+        goodbyes: list[Awaitable[object]] = []
         if self.publisher is not None:
-            with contextlib.suppress(EndpointError, TimeoutError):
-                async with asyncio.timeout(2.0):
-                    await self.publisher.handle.request({"request": "leave"})
+            goodbyes.append(self.publisher.handle.request({"request": "leave"}))
+        if self.audio is not None:
+            goodbyes.append(self.audio.leave())
+        with contextlib.suppress(EndpointError, TimeoutError):
+            async with asyncio.timeout(2.0):
+                await asyncio.gather(*goodbyes, return_exceptions=True)
 
     async def close(self, destroy: bool = True) -> None:
         """Close media and signaling; keep the hub session for a claim unless *destroy*."""
@@ -152,6 +217,8 @@ class Connection:
                 await self.subscriber.close()
             if self.publisher is not None:
                 await self.publisher.pc.close()
+            if self.audio is not None:
+                await self.audio.close()
         finally:
             await self.client.close(destroy=destroy)
 
@@ -168,3 +235,17 @@ async def discard(url: str, resume: Resume, client: dict[str, str | None]) -> No
         log.info("could not end the old hub session: %s", err)
     finally:
         await janus.close(destroy=janus.session_id is not None)
+
+
+async def _both(first: Awaitable[T], second: Awaitable[Any]) -> tuple[T, Any]:
+    """Run two steps side by side; the first failure is raised as it is (not grouped)
+    once the other step is stopped."""
+    tasks = [asyncio.ensure_future(first), asyncio.ensure_future(second)]
+    try:
+        done = await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    return done[0], done[1]

@@ -62,11 +62,12 @@ class Uplink:
         if self.adapting:
             track.tier = self.policy.tier
 
-    async def run(self, pc: RTCPeerConnection) -> None:
-        """Follow *pc*'s senders until cancelled."""
+    async def run(self, *pcs: RTCPeerConnection) -> None:
+        """Follow the senders of *pcs* until cancelled (the publisher's video, and the
+        AudioBridge's audio: its receiver reports show uplink loss that NACK hides on video)."""
         while True:
             await asyncio.sleep(TICK)
-            await self.sample(pc.getSenders())
+            await self.sample([s for pc in pcs for s in pc.getSenders()])
 
     async def sample(self, senders: list[RTCRtpSender]) -> None:
         total, loss = 0, None

@@ -1,5 +1,11 @@
-"""VideoRoom roles: the publisher (our camera + microphone) and one multistream
-subscriber that receives every other room's streams over a single connection.
+"""VideoRoom roles: the publisher (our camera) and one multistream subscriber that
+receives every other room's video over a single connection.
+
+The VideoRoom carries video only: the meeting's audio goes through the AudioBridge
+(``_audiobridge.py``), which mixes it on the hub, so a room receives one audio stream
+whatever the meeting size. Our publisher offers no audio, and a subscription asks for a
+room's video m-lines only (a foreign client that publishes audio here too is not heard
+twice).
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ class Feed:
 
     id: int
     display: str
+    video: tuple[str, ...] = ()  # its video m-lines (mids); () when the hub did not say
 
 
 def peer_connection(access: RoomAccess) -> RTCPeerConnection:
@@ -76,8 +83,23 @@ def feeds_of(data: Json) -> list[Feed]:
         if not _is_id(entry.get("id")):
             raise HubProtocolError(f"malformed publisher entry: {str(entry)[:100]}")
         if entry.get("streams", [1]) and not entry.get("dummy"):
-            feeds.append(Feed(entry["id"], str(entry.get("display") or entry["id"])))
+            display = str(entry.get("display") or entry["id"])
+            feeds.append(Feed(entry["id"], display, _video_mids(entry)))
     return feeds
+
+
+def _video_mids(entry: Json) -> tuple[str, ...]:
+    """The mids of a publisher's live video streams."""
+    return tuple(
+        str(s["mid"])
+        for s in _entries(entry, "streams")
+        if s.get("type") == "video" and "mid" in s and not s.get("disabled")
+    )
+
+
+def wanted(feed: Feed) -> list[Json]:
+    """What to subscribe to of *feed*: its video m-lines (all its streams if unknown)."""
+    return [{"feed": feed.id, "mid": mid} for mid in feed.video] or [{"feed": feed.id}]
 
 
 @dataclass(frozen=True)
@@ -157,14 +179,14 @@ class Publisher:
         await self.pc.setLocalDescription(SDP(sdp, offer.type))
         return {"type": "offer", "sdp": self.pc.localDescription.sdp}
 
-    async def join(self, tracks: list[MediaStreamTrack]) -> list[Feed]:
-        """Join and publish; returns the rooms already publishing."""
+    async def join(self, tracks: list[MediaStreamTrack], member: int) -> list[Feed]:
+        """Join as publisher *member* and publish; returns the rooms already publishing."""
         offer = await self._offer(tracks)
         body = self.access.body(
             request="joinandconfigure",
             ptype="publisher",
+            id=member,
             display=self.access.display,
-            audio=True,
             video=True,
         )
         reply = await self.handle.request(body, offer)
@@ -183,7 +205,7 @@ class Publisher:
         self.id, self.private_id = feed, private_id
         await self._unpublish()
         offer = await self._offer(tracks)
-        body = {"request": "publish", "audio": True, "video": True}
+        body = {"request": "publish", "video": True}
         for wait in REPUBLISH_WAITS:  # the old PeerConnection may still be closing
             try:
                 reply = await self.handle.request(body, offer)
@@ -267,14 +289,14 @@ class Subscriber:
         """Subscribe to *feeds* (the first call joins, later ones update); a feed the hub
         refuses is forgotten, so a later announcement of it subscribes again."""
         async with self._lock:
-            new = [f.id for f in feeds if f.id not in self.feeds]  # decided under the lock
+            new = [f for f in feeds if f.id not in self.feeds]  # decided under the lock
             if not new:
                 return
-            self.feeds.update(new)
+            self.feeds.update(f.id for f in new)
             try:
-                await self._subscribe([{"feed": feed} for feed in new], private_id)
+                await self._subscribe([s for feed in new for s in wanted(feed)], private_id)
             except BaseException:
-                self.feeds.difference_update(new)
+                self.feeds.difference_update(f.id for f in new)
                 raise
 
     async def _subscribe(self, streams: list[Json], private_id: int | None) -> None:
@@ -319,8 +341,9 @@ class Subscriber:
 
     async def hold_video(self, hold: bool) -> None:
         """Ask the hub to stop (or resume) relaying every room's video to us; audio keeps
-        flowing. Janus pauses a subscribed stream without renegotiation (``configure``
-        with ``send`` per m-line), and asks the publisher for a keyframe on resume."""
+        flowing (through the AudioBridge). Janus pauses a subscribed stream without
+        renegotiation (``configure`` with ``send`` per m-line), and asks the publisher for
+        a keyframe on resume."""
         async with self._lock:
             self.video_held = hold
             await self._send_video()

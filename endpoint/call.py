@@ -154,6 +154,9 @@ class Call:
             lambda *track: self.roster.carry(*track) if self._conn is conn else None,
             lambda message: self._room_message(message) if self._conn is conn else None,
             lambda why: self._connection_lost(why) if self._conn is conn else None,
+            lambda track: self.roster.carry_mix(track) if self._conn is conn else None,
+            lambda *talk: self.roster.member_talking(*talk) if self._conn is conn else None,
+            lambda heard: self._uplink(heard) if self._conn is conn else None,
         )  # a connection being closed has no say any more
         conn = self._conn = Connection(s.url, access, wiring, **self._client_args())
         self._mic_track = MicrophoneTrack(self.microphone, self.clock)
@@ -162,7 +165,7 @@ class Call:
         self._send_side = Uplink(camera, self.clock, s.display)  # sets the first tier
         self._tracks = [camera, self._mic_track]
         self._announced = set()
-        feeds = await self._conn.open(self._tracks, timeout, self._resume)
+        feeds = await self._conn.open(camera, self._mic_track, timeout, self._resume)
         for role, pc in conn.peer_connections().items():
             pc.on("connectionstatechange", self._media_watch(conn, role, pc))
         self._resume = conn.resume()
@@ -171,7 +174,8 @@ class Call:
         self.roster.keep_only({f.id for f in feeds} | self._announced)
         self._media.spawn("liveness", self._watch())
         self._media.spawn("link", self._link_watch(conn).run())
-        self._media.spawn("send-side", self._send_side.run(conn.peer_connections()["sending"]))
+        pcs = conn.peer_connections()  # our video, and our audio to the AudioBridge
+        self._media.spawn("send-side", self._send_side.run(pcs["sending"], pcs["audio"]))
         try:
             await self._add_feeds(feeds)
         except EndpointError as err:  # one room gone meanwhile must not fail the join
@@ -293,8 +297,10 @@ class Call:
         packets, udp_heard = -1, self.clock()
         while True:
             await asyncio.sleep(CHECK_EVERY)
-            self.roster.check()
             now, conn = self.clock(), self._conn
+            if conn is not None:
+                self.roster.packets(conn.video_packets())
+            self.roster.check(conn.in_bridge if conn is not None else lambda *room: False)
             if conn is None:
                 continue
             if (seen := conn.packets_in()) != packets:
@@ -308,8 +314,6 @@ class Call:
         kind = message.get("janus")
         if kind == "hangup":
             self._lose(FailReason.MEDIA, f"hub hung up: {message.get('reason')}")
-        elif kind == "media" and message.get("type") == "audio":
-            self._uplink(bool(message.get("receiving")))
         elif kind == "slowlink":
             log.info("hub reports a slow link: %.200s", message)
         elif kind == "event":
@@ -335,8 +339,9 @@ class Call:
             self.roster.talking(*event.talking)
 
     def _uplink(self, receiving: bool) -> None:
-        """The hub hears our audio again, or has heard none for its no-media time: then,
-        unless it hears us again within ``UPLINK_GRACE``, our uplink is broken."""
+        """The hub (its AudioBridge) hears our audio again, or has heard none for its
+        no-media time: then, unless it hears us again within ``UPLINK_GRACE``, our uplink
+        is broken (we send audio all the time, silence while muted)."""
         if receiving:
             self._media.cancel("uplink")
         elif not self._media.running("uplink"):

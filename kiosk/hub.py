@@ -2,7 +2,8 @@
 
 The configuration comes from the project's own templates in ``packaging/hub``:
 only the plugins and transports a meeting uses, ICE limited to one interface,
-signaling on a free loopback port.
+signaling on a free loopback port. The meeting room exists twice, with one number and
+PIN: in the VideoRoom (video) and in the AudioBridge (audio, mixed on the hub).
 """
 
 from __future__ import annotations

@@ -69,14 +69,14 @@ def frame_reporter(participant: Participant) -> None:
 
 def link_fields(call: Call) -> dict[str, Any]:
     """This room's link grade, rooms it marks weak or whose video it paused, and the
-    seconds of audio each room delivered to the playout."""
+    seconds of the meeting's audio (the hub's mix) delivered to the playout."""
     rooms, heard = call.participants.values(), getattr(call.playout, "heard", {})
     return {
         "link": call.link.grade.value if call.link is not None else None,
         "loss_down": call.link.loss_down if call.link is not None else None,
         "weak": [p.display for p in rooms if p.weak],
         "paused": [p.display for p in rooms if p.video_paused],
-        "audio_s": {p.display: heard.get(p.feed, 0) / 48000 for p in rooms},
+        "audio_s": sum(heard.values()) / 48000,
     }
 
 
@@ -225,11 +225,10 @@ class RemoteRoom:
         """When the room first reported *display*'s video paused after *since*."""
         return next((x["t"] for x in self.reports(since) if display in x.get("paused", ())), None)
 
-    def audio_share(self, display: str, since: float, until: float) -> float:
-        """Seconds of *display*'s audio delivered to the room's playout per second, between
-        the first and the last report in [since, until]."""
-        heard = [(x["t"], x["audio_s"].get(display, 0.0))
-                 for x in self.reports(since) if x["t"] <= until]  # fmt: skip
+    def audio_share(self, since: float, until: float) -> float:
+        """Seconds of the meeting's audio (the hub's mix) delivered to the room's playout
+        per second, between the first and the last report in [since, until]."""
+        heard = [(x["t"], x["audio_s"]) for x in self.reports(since) if x["t"] <= until]
         if len(heard) < 2:
             return 0.0
         return (heard[-1][1] - heard[0][1]) / (heard[-1][0] - heard[0][0])

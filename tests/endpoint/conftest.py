@@ -27,7 +27,13 @@ async def room(hub: Any) -> AsyncIterator[Callable[..., Call]]:
     """Factory of endpoints (synthetic camera + tone, optional real speaker sink)."""
     made: list[tuple[Call, SyntheticCamera, Any]] = []
 
-    def make(display: str, tone: float = 440.0, sink: str | None = None, **overrides: Any) -> Call:
+    def make(
+        display: str,
+        tone: float = 440.0,
+        sink: str | None = None,
+        level: float = 0.3,
+        **overrides: Any,
+    ) -> Call:
         camera = SyntheticCamera(display, 320, 180, 15)
         camera.start()
         playout = Playout()
@@ -36,7 +42,8 @@ async def room(hub: Any) -> AsyncIterator[Callable[..., Call]]:
             speaker = SoundDeviceSpeaker(f"pulse:{sink}", playout, volume=100)
             speaker.start()
             assert speaker.error is None, speaker.error
-        call = Call(settings(hub, display, **overrides), camera, SyntheticMicrophone(tone), playout)
+        microphone = SyntheticMicrophone(tone, level=level)
+        call = Call(settings(hub, display, **overrides), camera, microphone, playout)
         made.append((call, camera, speaker))
         return call
 

@@ -51,13 +51,13 @@ async def test_capped_downlink_pauses_video_and_audio_keeps_flowing(
     paused = remote.paused_at("Xã Gần", capped)
     assert paused is not None
     frames_then = remote.frames("Xã Gần")
-    before = remote.audio_share("Xã Gần", capped, paused)
+    before = remote.audio_share(capped, paused)
     weak = any("Xã Gần" in x["weak"] for x in remote.reports(capped))
     await asyncio.sleep(1.0)  # what was queued on the link before the pause is through
     start = time.monotonic()
     await asyncio.sleep(HEARD_FOR)
     end = time.monotonic()
-    heard = remote.audio_share("Xã Gần", start, end)
+    heard = remote.audio_share(start, end)
     reports = [x for x in remote.reports(start) if x["t"] <= end]
     dropped = link.counters()["down"]
     print(f"\ncap {CAP_KBPS:.0f} kbit/s: paused after {paused - capped:.1f} s "

@@ -1,11 +1,13 @@
 """Audio from a room behind a lossy link keeps playing: a lost packet is concealed.
 
 The far room runs as its own process behind a real impaired link (tests.linklab) with
-seeded random loss on its uplink, so the hub forwards its Opus with holes in it to the
-room here, which plays it out through its real playout (a synthetic speaker drains it in
-real time). With aiortc's buffer 10 % loss cost ~45 % of the 20 ms frames; ours conceals
-(endpoint/_audio_jitter.py, endpoint/_opus_decode.py). The floor here is loose; the
-figures belong to the bench.
+seeded random loss on its uplink. The hub's AudioBridge receives its Opus with holes in
+it, conceals them as it decodes (Opus PLC), and sends the mix to the room here whole,
+which plays it out through its real playout (a synthetic speaker drains it in real time):
+nothing is left for our own receive side to conceal, and nothing stalls. Loss on a room's
+own downlink (the mix with holes in it) is concealed by our receive side
+(endpoint/_audio_jitter.py, endpoint/_opus_decode.py): the links bench test
+(test_links_bench.py, 10 % downlink loss) measures that. The floor here is loose.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import pytest
 from devices import SyntheticSpeaker
 from devices.speaker import SourceStats
 from endpoint import CallState
-from endpoint._audio_jitter import receive_stats
 from kiosk.hub import LocalHub
 from tests.endpoint.conftest import meet_across_link
 from tests.linklab import ImpairedLink, Impairment
@@ -50,17 +51,15 @@ async def test_ten_percent_loss_is_concealed_not_stalled(
     try:
         await asyncio.sleep(2.0)  # the far room's audio is playing
         link.set(up=Impairment(loss=0.1))
-        before, counts = far_stats(near), receive_stats()
+        before = far_stats(near)
         await asyncio.sleep(LOSSY_SECONDS)
-        after, now = far_stats(near), receive_stats()
+        after = far_stats(near)
     finally:
         speaker.stop()
     played, stalled = after.played - before.played, after.stalled - before.stalled
     continuity = played / max(1, played + stalled)
     lost = link.counters()["up"].get("loss", 0)
-    filled = sum(now[k] - counts[k] for k in ("frames_concealed", "frames_recovered_fec"))
     assert lost > 50, f"the link lost too little to tell: {link.counters()}"
-    assert filled > 0.5 * 50 * LOSSY_SECONDS * 0.1, (counts, now)
     assert continuity >= CONTINUITY_FLOOR, (before, after)
     assert after.buffered_ms <= 400, "delay stays bounded"
     assert remote.state() == "in-meeting" and near.state is CallState.IN_MEETING

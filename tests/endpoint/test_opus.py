@@ -23,6 +23,7 @@ from aiortc.mediastreams import AudioStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
 import endpoint  # noqa: F401 - importing the endpoint layer installs the seam
+from endpoint._audiobridge import AudioBridge
 from endpoint._opus import (
     MAX_AVERAGE_BITRATE,
     MonoOpusEncoder,
@@ -30,7 +31,7 @@ from endpoint._opus import (
     install,
     opus_send_fmtp,
 )
-from endpoint._videoroom import Publisher, RoomAccess
+from endpoint._videoroom import RoomAccess
 from tests._audio_server import RATE as AUDIO_SERVER_RATE
 from tests._audio_server import dominant_frequency, rms
 from tests._util import wait_until
@@ -202,20 +203,23 @@ def test_munging_twice_is_munging_once_and_no_opus_is_untouched() -> None:
     assert opus_send_fmtp(no_opus) == no_opus
 
 
-async def test_publisher_offers_our_opus_fmtp() -> None:
-    publisher = Publisher(None, RoomAccess(1234, None, "Xã A"))  # type: ignore[arg-type]
+async def test_our_audio_offer_has_our_opus_fmtp() -> None:
+    class Handle:
+        listener: Any = None
+
+    bridge = AudioBridge(Handle(), RoomAccess(1234, None, "Xã A"), lambda track: None)  # type: ignore[arg-type]
     try:
-        offer = await publisher._offer([AudioStreamTrack()])
+        offer = await bridge._offer(AudioStreamTrack())
         assert f"a=fmtp:96 {OURS}" in str(offer["sdp"]).splitlines()
     finally:
-        await publisher.pc.close()
+        await bridge.close()
 
 
 # -- with the hub --------------------------------------------------------------------------
 
 
 def audio_sender(call: Any) -> RTCRtpSender:
-    senders: list[RTCRtpSender] = call._conn.publisher.pc.getSenders()
+    senders: list[RTCRtpSender] = call._conn.audio.pc.getSenders()
     return next(s for s in senders if s.track is not None and s.track.kind == "audio")
 
 

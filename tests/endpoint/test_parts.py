@@ -14,9 +14,9 @@ from aiohttp import web
 
 from endpoint._backoff import Backoff
 from endpoint._janus_ws import JanusClient
-from endpoint._liveness import STALE_AFTER, MediaClock, hub_lost
+from endpoint._liveness import FIRST_MEDIA_GRACE, STALE_AFTER, STALE_MAX, MediaClock, hub_lost
 from endpoint._tasks import Tasks
-from endpoint._videoroom import Publisher, RoomAccess, Subscriber
+from endpoint._videoroom import Feed, Publisher, RoomAccess, Subscriber, feeds_of, wanted
 from endpoint.errors import HubProtocolError
 from tests._util import wait_until
 
@@ -71,6 +71,86 @@ def test_media_clock_goes_stale_once_and_recovers() -> None:
     assert clock.arrived(5.0) and not clock.stale
 
 
+def test_a_room_on_the_still_picture_is_given_three_of_its_gaps() -> None:
+    clock = MediaClock(last=0.0)
+    for second in range(1, 6):  # a frame a second
+        clock.arrived(float(second))
+    assert clock.allowance() == pytest.approx(3.0)
+    assert not clock.check(5.0 + 2.5), "one lost still frame is no lost room"
+    assert clock.check(5.0 + 3.1)
+    fast = MediaClock(last=0.0)
+    for frame in range(1, 30):  # 15 frames a second
+        fast.arrived(frame / 15)
+    assert fast.allowance() == STALE_AFTER
+    slow = MediaClock(last=0.0)
+    for second in range(1, 6):
+        slow.arrived(second * 3.0)  # a picture every 3 s: still bounded
+    assert slow.allowance() == STALE_MAX
+
+
+def test_a_room_held_alive_gets_time_to_resume() -> None:
+    clock = MediaClock(last=0.0)
+    clock.hold(10.0)
+    assert not clock.check(10.0 + FIRST_MEDIA_GRACE - 0.1)
+    assert clock.check(10.0 + FIRST_MEDIA_GRACE + 0.1)
+
+
+def test_feeds_list_their_video_and_subscriptions_take_only_it() -> None:
+    entry = {"id": 4, "display": "Xã D", "streams": [
+        {"type": "audio", "mid": "0"}, {"type": "video", "mid": "1"},
+        {"type": "video", "mid": "2", "disabled": True}]}  # fmt: skip
+    (feed,) = feeds_of({"publishers": [entry]})
+    assert feed.video == ("1",)
+    assert wanted(feed) == [{"feed": 4, "mid": "1"}]
+    assert wanted(Feed(5, "Xã E")) == [{"feed": 5}], "unknown streams: the hub's choice"
+
+
+async def test_the_mix_plays_under_one_key_and_talking_finds_the_room() -> None:
+    from aiortc.mediastreams import AudioStreamTrack
+
+    from devices import Playout
+    from endpoint._audiobridge import Member
+    from endpoint._roster import MIX, Roster
+    from endpoint.events import TalkingChanged
+
+    class Keys(Playout):
+        keys: set[Any] = set()
+
+        def write(self, key: Any, samples: Any) -> None:
+            self.keys.add(key)
+            super().write(key, samples)
+
+    events: list[Any] = []
+    roster = Roster(Keys(), events.append, time.monotonic)
+    roster.arrive([Feed(4, "Xã D"), Feed(5, "Xã E")])
+    roster.carry("0", AudioStreamTrack(), 4)  # audio from the VideoRoom is not played
+    roster.carry_mix(AudioStreamTrack())
+    await asyncio.sleep(0.2)
+    await roster.stop_media()
+    assert Keys.keys == {MIX}
+    roster.member_talking(Member(4, "Xã D"), True)  # one of ours: by its feed id
+    roster.member_talking(Member(77, "Xã E"), True)  # a browser: by its name
+    roster.member_talking(Member(78, "Xã Lạ"), True)  # nobody
+    talking = [e.participant.display for e in events if isinstance(e, TalkingChanged)]
+    assert talking == ["Xã D", "Xã E"]
+
+
+def test_video_packets_are_signs_of_life_even_without_a_frame() -> None:
+    from devices import Playout
+    from endpoint._roster import Roster
+
+    now = [100.0]
+    roster = Roster(Playout(), lambda event: None, lambda: now[0])
+    roster.arrive([Feed(4, "Xã D"), Feed(5, "Xã E")])
+    for step in range(1, 5):  # a freeze: packets come, no frame is decoded
+        now[0] += STALE_AFTER
+        roster.packets({"0": (4, 100 * step), "1": (5, 7)})  # room 5's count stands still
+        roster.check()
+    assert not roster.participants[4].stale and roster.participants[5].stale
+    roster.packets({"1": (4, 5)})  # m-line 1 reused for room 4: counted anew, not yet alive
+    assert roster._packets["1"] == (4, 5)
+
+
 async def test_keepalive_is_answered_by_the_hubs_ack(hub: Any) -> None:
     client = JanusClient(hub.url)
     await client.connect(5.0)
@@ -105,7 +185,7 @@ async def test_malformed_sdp_from_the_hub_is_a_protocol_fault() -> None:
     publisher = Publisher(FakeHandle(reply), ACCESS)  # type: ignore[arg-type]
     try:
         with pytest.raises(HubProtocolError, match="SDP"):
-            await publisher.join([MicrophoneTrack(SyntheticMicrophone())])
+            await publisher.join([MicrophoneTrack(SyntheticMicrophone())], 5)
     finally:
         await publisher.pc.close()
 
