@@ -9,9 +9,13 @@ but the last lost frame, and for that one the next packet's in-band FEC (LBRR, w
 sender puts in: ``endpoint/_opus.py``), then decodes the packet itself. Output is what
 aiortc's decoder gives: 20 ms s16 stereo ``AudioFrame`` objects at 48 kHz.
 
-Counts (frames decoded, concealed by PLC, recovered by FEC) are kept per decoder and
-summed over the process in ``decode_totals()``; a decoder logs its own when its stream
-ends.
+A packet libopus cannot decode is concealed like a lost one (PLC for the last packet's
+length) and counted as malformed: the decoder never raises, since aiortc's decoder thread
+survives only ``av.FFmpegError`` and a dead thread leaves the room deaf.
+
+Counts (frames decoded, concealed by PLC, recovered by FEC, malformed packets) are kept per
+decoder and summed over the process in ``decode_totals()``; a decoder logs its own when its
+stream ends.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ FRAME = 960  # 20 ms: the unit concealment is counted in
 MAX_CONCEAL = 6 * FRAME  # longer gaps (an outage) are not filled: PLC fades to silence by then
 TIME_BASE = fractions.Fraction(1, RATE)
 WRAP = 1 << 32
+LOG_EVERY = 500  # a malformed packet is logged once, then once per this many
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,16 +73,21 @@ def units_of(frame: JitterFrame) -> list[Unit]:
 
 @dataclass(slots=True)
 class DecodeStats:
-    """20 ms frames out of a decoder: from packets, concealed (PLC), recovered (FEC)."""
+    """20 ms frames out of a decoder: from packets, concealed (PLC), recovered (FEC).
+
+    ``malformed`` counts packets libopus refused (each also counted as concealed).
+    """
 
     decoded: int = 0
     concealed: int = 0
     recovered: int = 0
+    malformed: int = 0
 
     def add(self, other: DecodeStats) -> None:
         self.decoded += other.decoded
         self.concealed += other.concealed
         self.recovered += other.recovered
+        self.malformed += other.malformed
 
 
 _totals = DecodeStats()
@@ -119,12 +129,27 @@ class ConcealingOpusDecoder(Decoder):
             pts = base_pts + (unit.rtp_timestamp - first_ts) % WRAP
             if unit.lost_before and self._next_ts is not None:
                 out += self._fill(unit, pts)
-            pcm = self._opus.decode(unit.payload)
+            pcm = self._packet(unit.payload)
             out.append(_frame(pcm, pts))
             self._last = len(pcm) // CHANNELS or self._last
             self._next_ts = (unit.rtp_timestamp + self._last) % WRAP
-            _count(self.stats, DecodeStats(decoded=1))
         return out
+
+    def _packet(self, payload: bytes) -> _libopus.Pcm:
+        """The packet's samples; PLC for the last packet's length if libopus refuses it."""
+        try:
+            pcm = self._opus.decode(payload)
+        except _libopus.LibOpusError as err:
+            _count(self.stats, DecodeStats(concealed=1, malformed=1))
+            if self.stats.malformed % LOG_EVERY == 1:
+                log.warning(
+                    "opus receive: malformed packet concealed (%d so far): %s",
+                    self.stats.malformed,
+                    err,
+                )
+            return self._opus.conceal(self._last)
+        _count(self.stats, DecodeStats(decoded=1))
+        return pcm
 
     def _gap(self, unit: Unit) -> int:
         """Samples missing before *unit*: from the timestamps, else lost packets x size."""
@@ -146,19 +171,30 @@ class ConcealingOpusDecoder(Decoder):
             at += size
             _count(self.stats, DecodeStats(concealed=1))
         if fec:
-            out.append(_frame(self._opus.recover(unit.payload, fec), at))
-            recovered = _libopus.has_lbrr(unit.payload) is not False
-            _count(self.stats, DecodeStats(concealed=int(not recovered), recovered=int(recovered)))
+            out.append(_frame(self._recover(unit.payload, fec), at))
         return out
+
+    def _recover(self, following: bytes, samples: int) -> _libopus.Pcm:
+        """FEC from *following* (PLC when it carries none or libopus refuses it)."""
+        try:
+            pcm = self._opus.recover(following, samples)
+        except _libopus.LibOpusError:
+            pcm, recovered = self._opus.conceal(samples), False
+        else:
+            recovered = _libopus.has_lbrr(following) is not False
+        _count(self.stats, DecodeStats(concealed=int(not recovered), recovered=int(recovered)))
+        return pcm
 
     def __del__(self) -> None:
         stats = getattr(self, "stats", None)
         if stats is not None and stats.decoded:
             log.info(
-                "opus receive: %d frames decoded, %d concealed (PLC), %d recovered (FEC)",
+                "opus receive: %d frames decoded, %d concealed (PLC), %d recovered (FEC), "
+                "%d malformed",
                 stats.decoded,
                 stats.concealed,
                 stats.recovered,
+                stats.malformed,
             )
 
 

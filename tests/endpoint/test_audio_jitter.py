@@ -22,8 +22,10 @@ from endpoint import _audio_jitter, _jitter, _libopus, _seams
 from endpoint._audio_jitter import CAPACITY, AudioJitterBuffer
 from endpoint._opus_decode import (
     MAX_CONCEAL,
+    AudioBurst,
     BurstDecoder,
     ConcealingOpusDecoder,
+    Unit,
     decoder_for,
 )
 from tests._audio_server import dominant_frequency, rms
@@ -351,3 +353,62 @@ def test_install_refuses_a_changed_receiver(
         monkeypatch.undo()
         _seams.install_all()
     assert _audio_jitter.installed()
+
+
+# -- bad packets -------------------------------------------------------------------------------
+
+MALFORMED = b"\x03"  # code 3 without its frame count byte: libopus says OPUS_INVALID_PACKET
+
+
+def test_a_malformed_packet_amid_good_ones_is_concealed_and_counted() -> None:
+    packets = [payload for payload, _ in tone_packets()[:100]]
+    packets[40] = packets[41] = packets[70] = MALFORMED
+    now = [0.0]
+    buffer, decoder, frames = AudioJitterBuffer(clock=lambda: now[0]), ConcealingOpusDecoder(), []
+    for index, payload in enumerate(packets):
+        now[0] = TICK * index
+        burst = buffer.add(rtp(index, payload))[1]
+        frames += decoder.decode(burst) if burst else []
+    assert [f.samples for f in frames] == [960] * 100, "one 20 ms frame per packet, in order"
+    assert decoder.stats.malformed == 3 and decoder.stats.concealed == 3
+    assert decoder.stats.decoded == 97
+    stereo = np.concatenate([f.to_ndarray().reshape(-1, 2) for f in frames[72:]])
+    assert_tone(np.asarray(stereo[:, 0], dtype=float) / 32768)
+
+
+def test_aiortcs_decoder_thread_survives_a_malformed_packet() -> None:
+    """aiortc's decoder_worker catches only av.FFmpegError: anything else kills the thread."""
+    import asyncio
+    import queue
+    import threading
+
+    async def run() -> list[av.AudioFrame | None]:
+        loop, inbox, outbox = asyncio.get_running_loop(), queue.Queue(), asyncio.Queue()  # type: ignore[var-annotated]
+        packets = [payload for payload, _ in tone_packets()[:10]]
+        packets[3] = MALFORMED
+        for index, payload in enumerate(packets):
+            inbox.put((OPUS, AudioBurst([Unit(payload, 960 * index)])))
+        inbox.put(None)
+        worker = threading.Thread(
+            target=receiver_module.decoder_worker,
+            args=(loop, inbox, outbox, threading.Event()),
+            daemon=True,
+        )
+        worker.start()
+        out = [await asyncio.wait_for(outbox.get(), 5.0) for _ in range(11)]
+        await asyncio.to_thread(worker.join, 5.0)
+        assert not worker.is_alive()
+        return out
+
+    out = asyncio.run(run())
+    assert out[-1] is None and all(f is not None and f.samples == 960 for f in out[:-1])
+
+
+def test_a_malformed_packet_after_a_loss_is_concealed_too() -> None:
+    packets = tone_packets()
+    decoder = ConcealingOpusDecoder()
+    frames = decoder.decode(AudioBurst([Unit(packets[0][0], 0)]))
+    frames += decoder.decode(AudioBurst([Unit(MALFORMED, 3 * 960, lost_before=2)]))
+    frames += decoder.decode(AudioBurst([Unit(packets[4][0], 4 * 960)]))
+    assert [f.samples for f in frames] == [960] * 5
+    assert decoder.stats.malformed == 1 and decoder.stats.decoded == 2
