@@ -11,7 +11,9 @@ aiortc's decoder gives: 20 ms s16 stereo ``AudioFrame`` objects at 48 kHz.
 
 A packet libopus cannot decode is concealed like a lost one (PLC for the last packet's
 length) and counted as malformed: the decoder never raises, since aiortc's decoder thread
-survives only ``av.FFmpegError`` and a dead thread leaves the room deaf.
+survives only ``av.FFmpegError`` and a dead thread leaves the room deaf. A unit with no
+payload (padding; aiortc sets ``_data = b""``) is skipped: libopus would take it for a loss
+and conceal 120 ms.
 
 Counts (frames decoded, concealed by PLC, recovered by FEC, malformed packets) are kept per
 decoder and summed over the process in ``decode_totals()``; a decoder logs its own when its
@@ -119,13 +121,14 @@ class ConcealingOpusDecoder(Decoder):
         self._opus = _libopus.OpusDecoderState(RATE, CHANNELS)
         self._next_ts: int | None = None  # RTP timestamp just after the last output
         self._last = FRAME  # samples in the last packet
+        self._carried = 0  # packets given up before padding units skipped since
         self.stats = DecodeStats()
 
     def decode(self, encoded_frame: JitterFrame) -> list[Frame]:
         units = units_of(encoded_frame)
         base_pts, first_ts = encoded_frame.timestamp, units[0].rtp_timestamp
         out: list[Frame] = []
-        for unit in units:
+        for unit in self._without_padding(units):
             pts = base_pts + (unit.rtp_timestamp - first_ts) % WRAP
             if unit.lost_before and self._next_ts is not None:
                 out += self._fill(unit, pts)
@@ -133,6 +136,19 @@ class ConcealingOpusDecoder(Decoder):
             out.append(_frame(pcm, pts))
             self._last = len(pcm) // CHANNELS or self._last
             self._next_ts = (unit.rtp_timestamp + self._last) % WRAP
+        return out
+
+    def _without_padding(self, units: list[Unit]) -> list[Unit]:
+        """*units* less those with no payload; a loss noted on one moves to the next unit."""
+        out: list[Unit] = []
+        for unit in units:
+            if not unit.payload:
+                self._carried += unit.lost_before
+            elif self._carried:
+                out.append(replace(unit, lost_before=unit.lost_before + self._carried))
+                self._carried = 0
+            else:
+                out.append(unit)
         return out
 
     def _packet(self, payload: bytes) -> _libopus.Pcm:

@@ -412,3 +412,25 @@ def test_a_malformed_packet_after_a_loss_is_concealed_too() -> None:
     frames += decoder.decode(AudioBurst([Unit(packets[4][0], 4 * 960)]))
     assert [f.samples for f in frames] == [960] * 5
     assert decoder.stats.malformed == 1 and decoder.stats.decoded == 2
+
+
+def test_padding_units_are_skipped_not_decoded_as_120_ms_of_loss() -> None:
+    packets = tone_packets()
+    decoder = ConcealingOpusDecoder()
+    burst = [Unit(packets[0][0], 0), Unit(b"", 960), Unit(packets[1][0], 960)]
+    frames = decoder.decode(AudioBurst(burst))
+    frames += decoder.decode(AudioBurst([Unit(b"", 1920)]))
+    frames += decoder.decode(AudioBurst([Unit(packets[2][0], 1920)]))
+    assert [f.samples for f in frames] == [960] * 3
+    assert decoder.stats.decoded == 3 and decoder.stats.concealed == 0
+
+
+def test_a_loss_noted_on_a_padding_unit_is_filled_before_the_next_packet() -> None:
+    packets = tone_packets()
+    decoder = ConcealingOpusDecoder()
+    frames = decoder.decode(AudioBurst([Unit(packets[0][0], 0)]))
+    frames += decoder.decode(AudioBurst([Unit(b"", 3 * 960, lost_before=2)]))
+    frames += decoder.decode(AudioBurst([Unit(packets[3][0], 3 * 960)]))
+    assert [f.samples for f in frames] == [960] * 4
+    assert [f.pts for f in frames] == [0, 960, 1920, 2880]
+    assert decoder.stats.decoded == 2 and decoder.stats.concealed + decoder.stats.recovered == 2
