@@ -31,7 +31,10 @@ from tests.linklab import ImpairedLink, Impairment
 from tests.room_process import RemoteRoom
 
 PHASE_SECONDS = 15.0
-FREEZE_FLOOR = {0.05: 0.6, 0.10: 0.8}  # seconds, longest time between two frames shown
+# seconds, longest time between two frames shown: floors for a loaded 2-core machine (a
+# whole-process stall at load ~10 measured 1.0 s at 5 %); the 0.3 / 0.5 s targets
+# belong to bench/links.py. aiortc's own buffer: ~14 s, so a broken buffer still fails here.
+FREEZE_FLOOR = {0.05: 1.2, 0.10: 1.5}
 DELAY_P95_FLOOR_MS = 400  # send stamp to decoded, at 10 % loss
 RECOVERY_FLOOR = 2.0  # seconds from the loss ending to video under 200 ms late
 
