@@ -52,10 +52,12 @@ _REASONS = {
 
 @dataclass(frozen=True)
 class Member:
-    """A room in the AudioBridge (its id is its VideoRoom feed id when it is one of ours)."""
+    """A room in the AudioBridge (its id is its VideoRoom feed id when it is one of ours);
+    *talking* as the hub listed it (join replies), not kept up to date."""
 
     id: int
     display: str
+    talking: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,8 @@ def members_of(data: Json) -> list[Member]:
     for entry in entries:
         if not _is_id(entry.get("id")):
             raise HubProtocolError(f"malformed AudioBridge participant: {str(entry)[:100]}")
-        members.append(Member(entry["id"], str(entry.get("display") or entry["id"])))
+        display = str(entry.get("display") or entry["id"])
+        members.append(Member(entry["id"], display, entry.get("talking") is True))
     return members
 
 
@@ -121,6 +124,7 @@ class AudioBridge:
         self.members: dict[int, str] = {}  # the other rooms in the bridge: id -> display
         self._on_mix = on_mix
         self.on_talking: Callable[[Member, bool], None] = lambda member, talking: None
+        self.on_joined: Callable[[list[Member]], None] = lambda members: None
         self.on_uplink: Callable[[bool], None] = lambda receiving: None
         self.on_lost: Callable[[str], None] = lambda why: None
         handle.listener = self._hub_event
@@ -141,7 +145,9 @@ class AudioBridge:
                 await asyncio.sleep(wait)
         if reply.data.get("audiobridge") != "joined" or reply.jsep is None:
             raise HubProtocolError(f"unexpected AudioBridge join reply: {str(reply.data)[:200]}")
-        self.members = {m.id: m.display for m in members_of(reply.data) if m.id != member}
+        others = [m for m in members_of(reply.data) if m.id != member]
+        self.members = {m.id: m.display for m in others}
+        self.on_joined(others)  # who talks now: the hub sent no stopped-talking while we were away
         await set_remote(self.pc, reply.jsep)
         for transceiver in self.pc.getTransceivers():
             if transceiver.receiver.track is not None:
@@ -176,8 +182,8 @@ class AudioBridge:
             self.on_lost(event.gone)
             return
         self.members.update((m.id, m.display) for m in event.present)
-        if event.left is not None:
-            self.members.pop(event.left, None)
+        if event.left is not None and (display := self.members.pop(event.left, None)):
+            self.on_talking(Member(event.left, display), False)  # the hub does not say so
         if event.talking is not None:
             member, talking = event.talking
             display = self.members.get(member)

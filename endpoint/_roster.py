@@ -46,6 +46,7 @@ class Roster:
         self._drains: dict[str, tuple[int, MediaStreamTrack]] = {}  # mid -> (feed, its track)
         self._packets: dict[str, tuple[int, int]] = {}  # video mid -> (feed, packets seen)
         self._tasks = Tasks("roster")
+        self._talkers: dict[int, Member] = {}  # AudioBridge members talking now, by id
 
     def arrive(self, feeds: list[Feed]) -> None:
         now = self._clock()
@@ -54,6 +55,9 @@ class Roster:
                 participant = Participant(feed.id, feed.display, media=MediaClock.starting(now))
                 self.participants[feed.id] = participant
                 self._emit(ParticipantJoined(participant))
+        for member in self._talkers.values():  # talking before its video was announced
+            if (room := self._room_of(member)) is not None:
+                self.talking(room, True)
 
     def keep_only(self, feeds: set[int]) -> None:
         for feed in set(self.participants) - feeds:
@@ -70,6 +74,7 @@ class Roster:
 
     def drop_all(self) -> None:
         self.keep_only(set())
+        self._talkers.clear()
 
     def talking(self, feed: int, talking: bool) -> None:
         participant = self.participants.get(feed)
@@ -78,14 +83,29 @@ class Roster:
             self._emit(TalkingChanged(participant))
 
     def member_talking(self, member: Member, talking: bool) -> None:
-        """An AudioBridge member started or stopped talking: its room by feed id, or by
-        name when only one room has it (a client that did not join with its feed id)."""
-        if member.id not in self.participants:
-            named = [p.feed for p in self.participants.values() if p.display == member.display]
-            if len(named) == 1:
-                self.talking(named[0], talking)
-            return
-        self.talking(member.id, talking)
+        """An AudioBridge member started or stopped talking (or left: stopped)."""
+        if talking:
+            self._talkers[member.id] = member
+        else:
+            self._talkers.pop(member.id, None)
+        if (feed := self._room_of(member)) is not None:
+            self.talking(feed, talking)
+
+    def bridge_joined(self, members: list[Member]) -> None:
+        """We (re)joined the AudioBridge, whose members are *members*: who talks is what
+        they say now (no stopped-talking reached us while we were away)."""
+        self._talkers = {m.id: m for m in members if m.talking}
+        talking = {self._room_of(m) for m in self._talkers.values()}
+        for feed in list(self.participants):
+            self.talking(feed, feed in talking)
+
+    def _room_of(self, member: Member) -> int | None:
+        """A member's room: by feed id, or by name when only one room has it (a client
+        that did not join with its feed id)."""
+        if member.id in self.participants:
+            return member.id
+        named = [p.feed for p in self.participants.values() if p.display == member.display]
+        return named[0] if len(named) == 1 else None
 
     def set_link(self, feed: int, *, weak: bool, video_paused: bool) -> None:
         """How this room's streams reach us (``_linkstats``): weak, or its video paused.

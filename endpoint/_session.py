@@ -66,6 +66,7 @@ class Wiring:
     on_mix: Callable[[MediaStreamTrack], None] = lambda track: None
     on_talking: Callable[[Member, bool], None] = lambda member, talking: None
     on_uplink: Callable[[bool], None] = lambda receiving: None  # the hub hears our audio
+    on_bridge_joined: Callable[[list[Member]], None] = lambda members: None  # who talks now
 
 
 class Connection:
@@ -112,6 +113,7 @@ class Connection:
     def _bridge(self, handle: Handle) -> AudioBridge:
         bridge = AudioBridge(handle, self.access, self.wiring.on_mix)
         bridge.on_talking = self.wiring.on_talking
+        bridge.on_joined = self.wiring.on_bridge_joined
         bridge.on_uplink = self.wiring.on_uplink
         bridge.on_lost = self.wiring.on_lost
         return bridge

@@ -157,6 +157,7 @@ class Call:
             lambda track: self.roster.carry_mix(track) if self._conn is conn else None,
             lambda *talk: self.roster.member_talking(*talk) if self._conn is conn else None,
             lambda heard: self._uplink(heard) if self._conn is conn else None,
+            lambda members: self.roster.bridge_joined(members) if self._conn is conn else None,
         )  # a connection being closed has no say any more
         conn = self._conn = Connection(s.url, access, wiring, **self._client_args())
         self._mic_track = MicrophoneTrack(self.microphone, self.clock)

@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from aiortc import MediaStreamTrack
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
 from devices import SyntheticMicrophone
 from endpoint._audiobridge import PLUGIN, AudioBridge, BridgeEvent, Member, bridge_event
-from endpoint._janus_ws import JanusClient
+from endpoint._janus_ws import JanusClient, Reply
 from endpoint._tracks import MicrophoneTrack
 from endpoint._videoroom import RoomAccess
 from endpoint.errors import FailReason, HubProtocolError, HubRequestError
@@ -59,6 +59,73 @@ def test_the_bridge_gone_for_us() -> None:
 def test_malformed_member_lists_are_protocol_errors(data: dict[str, Any]) -> None:
     with pytest.raises(HubProtocolError):
         bridge_event(data, own=1)
+
+
+class ScriptedHandle:
+    """An AudioBridge handle whose hub is a script: the join reply lists *participants*
+    (answered with a real SDP), and the test hands it events as the hub would."""
+
+    id = 99
+
+    def __init__(self, participants: list[dict[str, Any]]) -> None:
+        self.participants = participants
+        self.listener: Callable[[dict[str, Any]], None] = lambda message: None
+        self._answerer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+
+    async def request(self, body: dict[str, Any], jsep: dict[str, Any] | None = None) -> Reply:
+        assert body["request"] == "join" and jsep is not None
+        await self._answerer.setRemoteDescription(RTCSessionDescription(**jsep))
+        await self._answerer.setLocalDescription(await self._answerer.createAnswer())
+        answer = {"type": "answer", "sdp": self._answerer.localDescription.sdp}
+        data = {"audiobridge": "joined", "id": body["id"], "participants": self.participants}
+        return Reply(data, answer)
+
+    def event(self, **data: Any) -> None:
+        self.listener({"janus": "event", "plugindata": {"data": data}})
+
+    async def close(self) -> None:
+        await self._answerer.close()
+
+
+async def scripted_bridge(
+    participants: list[dict[str, Any]],
+    joined: Callable[[list[Member]], None] = lambda members: None,
+) -> tuple[AudioBridge, Any]:
+    handle = ScriptedHandle(participants)
+    part = AudioBridge(handle, RoomAccess(1234, None, "Xã A"), lambda track: None)  # type: ignore[arg-type]
+    part.on_joined = joined
+    await part.join(MicrophoneTrack(SyntheticMicrophone(440.0)), 1)
+    return part, handle
+
+
+async def test_our_join_says_who_talks_now() -> None:
+    joined: list[list[Member]] = []
+    part, handle = await scripted_bridge([
+        {"id": 7, "display": "Xã B", "talking": True}, {"id": 8, "display": "Xã C"},
+        {"id": 1, "display": "Xã A", "talking": True}], joined.append)  # fmt: skip
+    await part.close()
+    await handle.close()
+    assert part.members == {7: "Xã B", 8: "Xã C"}
+    assert joined == [[Member(7, "Xã B", talking=True), Member(8, "Xã C", talking=False)]]
+
+
+async def test_a_member_that_leaves_stops_talking() -> None:
+    part, handle = await scripted_bridge(
+        [{"id": 7, "display": "Xã B"}, {"id": 8, "display": "Xã C"}]
+    )
+    talking: list[tuple[int, bool]] = []
+    part.on_talking = lambda member, now: talking.append((member.id, now))
+    try:
+        handle.event(audiobridge="talking", room=1234, id=7)
+        handle.event(audiobridge="talking", room=1234, id=8)
+        handle.event(audiobridge="event", room=1234, leaving=7)  # no stopped-talking first
+        handle.event(audiobridge="event", room=1234, kicked=8)
+        handle.event(audiobridge="event", room=1234, leaving=7)  # said twice: once is enough
+    finally:
+        await part.close()
+        await handle.close()
+    assert talking == [(7, True), (8, True), (7, False), (8, False)]
+    assert part.members == {}
 
 
 # -- with the hub --------------------------------------------------------------------------

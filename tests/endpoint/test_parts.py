@@ -135,6 +135,57 @@ async def test_the_mix_plays_under_one_key_and_talking_finds_the_room() -> None:
     assert talking == ["Xã D", "Xã E"]
 
 
+def test_talking_is_what_the_bridge_says_at_our_join_and_stops_at_a_leave() -> None:
+    from devices import Playout
+    from endpoint._audiobridge import Member
+    from endpoint._roster import Roster
+    from endpoint.events import TalkingChanged
+
+    talking: list[tuple[int, bool]] = []
+
+    def heard(event: Any) -> None:
+        if isinstance(event, TalkingChanged):
+            talking.append((event.participant.feed, event.participant.talking))
+
+    roster = Roster(Playout(), heard, time.monotonic)
+    roster.arrive([Feed(4, "Xã D"), Feed(5, "Xã E"), Feed(6, "Xã F")])
+    roster.member_talking(Member(4, "Xã D"), True)
+    roster.member_talking(Member(5, "Xã E"), True)
+    # our link broke; D stopped talking meanwhile, F (a browser, by name) started
+    roster.bridge_joined([Member(4, "Xã D"), Member(5, "Xã E", True), Member(60, "Xã F", True)])
+    assert {f: p.talking for f, p in roster.participants.items()} == {4: False, 5: True, 6: True}
+    roster.member_talking(Member(60, "Xã F"), False)  # F left the bridge while talking
+    assert not roster.participants[6].talking
+    # a room heard talking before its video is announced shows as talking when it is
+    roster.bridge_joined([Member(7, "Xã G", True)])
+    roster.arrive([Feed(7, "Xã G")])
+    assert talking == [
+        (4, True),
+        (5, True),
+        (4, False),
+        (6, True),
+        (6, False),
+        (5, False),
+        (7, True),
+    ]
+    roster.drop_all()
+    roster.arrive([Feed(7, "Xã G")])  # the next meeting starts with nobody talking
+    assert not roster.participants[7].talking
+
+
+def test_the_connection_hands_the_bridge_join_to_the_call() -> None:
+    from endpoint._session import Connection, Wiring
+
+    seen: list[Any] = []
+    wiring = Wiring(
+        lambda *track: None, lambda message: None, lambda why: None, on_bridge_joined=seen.append
+    )
+    conn = Connection("ws://127.0.0.1:1/", ACCESS, wiring)
+    bridge = conn._bridge(conn.client.adopt(5))
+    bridge.on_joined([])
+    assert seen == [[]]
+
+
 def test_video_packets_are_signs_of_life_even_without_a_frame() -> None:
     from devices import Playout
     from endpoint._roster import Roster
