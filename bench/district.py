@@ -13,6 +13,8 @@ seconds (the one talking goes quiet, another starts: a tone instead of silence).
 ``district.<metric>: <median> <unit> (min .., max ..)`` over the windows:
 
 - rooms_listed        other rooms the kiosk lists by name (participants named as joined)
+- rooms_on_tv         other rooms named on a TV tile (large, thumbnails, name tiles; the
+                      rest are counted in «+ N điểm cầu khác»)
 - video_slots         other rooms whose video the kiosk decoded in the window
 - video_tiles         rooms the TV shows with video (the speaker and the thumbnails)
 - cpu_pct             the kiosk process, % of one core (all its threads: decoders, encoder)
@@ -22,7 +24,8 @@ seconds (the one talking goes quiet, another starts: a tone instead of silence).
 - up_kbps             everything the kiosk's peer connections sent
 - speaker_switch_s    a publisher starts talking → the TV's large tile shows it (each switch)
 - join_s              the tap → in the meeting;  first_picture_s: the tap → the first
-                      remote frame decoded (one join per run)
+                      remote frame decoded; all_pictures_s: ... from every room (one
+                      join per run, into the meeting of N-1 rooms)
 - hub_cpu_pct, publishers_cpu_pct: the hub and the light publishers (context: the machine)
 
     .venv/bin/python bench/district.py --rooms 25 [--windows 3] [--window-s 10]
@@ -43,6 +46,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +71,7 @@ TARGETS = {  # issue 14, at 25 rooms
 }
 UNITS = {
     "rooms_listed": "rooms",
+    "rooms_on_tv": "rooms",
     "video_slots": "rooms",
     "video_tiles": "tiles",
     "cpu_pct": "% of one core",
@@ -77,6 +82,7 @@ UNITS = {
     "speaker_switch_s": "s",
     "join_s": "s",
     "first_picture_s": "s",
+    "all_pictures_s": "s",
     "hub_cpu_pct": "% of one core",
     "publishers_cpu_pct": "% of one core",
 }
@@ -167,7 +173,7 @@ class Watch:
         self.kiosk = kiosk
         self.view = kiosk.window.meeting
         self.large: list[tuple[float, int | None]] = []
-        self.first_frame: float | None = None
+        self.first_frames: dict[int, float] = {}  # feed -> its first decoded frame
         apply = self.view._apply  # noqa: SLF001 - timing the view's own layout changes
 
         def timed(layout: Any) -> None:
@@ -183,11 +189,10 @@ class Watch:
             if getattr(participant, "_bench_watched", False):
                 continue
             participant._bench_watched = True
-            participant.video.listen(self._frame)
+            participant.video.listen(self._first_frame(participant.feed))
 
-    def _frame(self) -> None:
-        if self.first_frame is None:
-            self.first_frame = time.monotonic()
+    def _first_frame(self, feed: int) -> Callable[[], None]:
+        return lambda: self.first_frames.setdefault(feed, time.monotonic()) and None
 
     def large_at(self, feed: int, since: float) -> float | None:
         """When the large tile first showed *feed* after *since*."""
@@ -215,14 +220,18 @@ class Meeting:
                 raise SystemExit(f"the kiosk did not join: {call.failure}")
             await asyncio.sleep(0.005)
         joined = time.monotonic() - tap
-        while self.watch.first_frame is None and time.monotonic() - tap < JOIN_TIMEOUT:
+        frames = self.watch.first_frames
+        while len(frames) < len(self.feeds) and time.monotonic() - tap < JOIN_TIMEOUT:
             await asyncio.sleep(0.005)
-        first = (self.watch.first_frame or float("nan")) - tap
-        return {"join_s": joined, "first_picture_s": first}
+        first = min(frames.values(), default=float("nan")) - tap
+        every = max(frames.values()) - tap if len(frames) == len(self.feeds) else float("nan")
+        return {"join_s": joined, "first_picture_s": first, "all_pictures_s": every}
 
     async def next_talker(self) -> None:
         """The current talker goes quiet and another starts; its switch is timed later."""
-        choices = [i for i in self.feeds if i != self.talker]
+        plan = self.watch.view.layout_plan
+        large = plan.large if plan is not None else None
+        choices = [i for i, feed in self.feeds.items() if i != self.talker and feed != large]
         self.talker = self.order.choice(choices)
         before = len(self.pubs.of("talk"))
         self.pubs.send(f"talk {self.talker}")
@@ -250,6 +259,7 @@ class Meeting:
         decoded = [f for f, p in parts.items() if p.video.seq > seqs0.get(f, p.video.seq)]
         return {
             "rooms_listed": len(self.names & {p.display for p in parts.values()}),
+            "rooms_on_tv": self._on_tv(),
             "video_slots": len(decoded),
             "video_tiles": len(self.watch.view.video_tiles()),
             "cpu_pct": 100 * cpu / wall,
@@ -260,6 +270,14 @@ class Meeting:
             "hub_cpu_pct": 100 * hub / wall,
             "publishers_cpu_pct": 100 * pubs / wall,
         }
+
+    def _on_tv(self) -> int:
+        """Other rooms the TV names on a tile now (large, thumbnails, name tiles)."""
+        view, plan = self.watch.view, self.watch.view.layout_plan
+        if plan is None:
+            return 0
+        placed = [plan.large, *(f for f, _ in plan.thumbs), *(f for f, _ in plan.names)]
+        return sum(1 for f in placed if f in view.tiles and view.tiles[f].name in self.names)
 
     def _pub_cpu(self) -> float:
         return cpu_seconds(self.pubs.proc.pid)
@@ -276,7 +294,9 @@ def figure(name: str, values: list[float]) -> str:
 
 
 def report(meeting: Meeting, join: dict[str, float], rooms: int, still_in: bool) -> None:
+    view = meeting.watch.view
     print(f"district.rooms: {rooms} rooms (1 kiosk + {rooms - 1} light publishers)")
+    print(f"district.tv: {view.width()}x{view.height()} px, {meeting.args.video} publishers")
     for name in UNITS:
         if name in join:
             print(figure(name, [join[name]]))
@@ -322,6 +342,21 @@ async def run(app: Any, hub: Any, args: argparse.Namespace) -> int:
             await asyncio.to_thread(pubs.stop)
 
 
+def talk_packets(module: Any, packets: int) -> None:
+    """An experiment: the hub's AudioBridge decides talking over *packets* packets."""
+    render = module.render_config
+
+    def rendered(folder: Path, *args: Any, **kwargs: Any) -> None:
+        render(folder, *args, **kwargs)
+        bridge = folder / "janus.plugin.audiobridge.jcfg"
+        text = bridge.read_text().replace(
+            "audio_active_packets = 50", f"audio_active_packets = {packets}"
+        )
+        bridge.write_text(text)
+
+    module.render_config = rendered
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rooms", type=int, default=5, help="rooms in the meeting, kiosk included")
@@ -329,14 +364,22 @@ def main() -> int:
     parser.add_argument("--window-s", type=float, default=10.0)
     parser.add_argument("--talk-every", type=float, default=4.0)
     parser.add_argument("--video", choices=("320x180@10", "640x360@15"), default="320x180@10")
+    parser.add_argument(
+        "--hub-talk-packets", type=int, default=None,
+        help="the AudioBridge's audio_active_packets (20 ms each) instead of the template's",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.rooms < 2:
         parser.error("--rooms: at least 2 (the kiosk and one other room)")
     if not netns.inside():
         netns.exec_inside([sys.executable, *sys.argv])
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    from kiosk import hub as local_hub
     from kiosk.app import run_qt
     from kiosk.hub import LocalHub
+
+    if args.hub_talk_packets is not None:
+        talk_packets(local_hub, args.hub_talk_packets)
 
     with LocalHub() as hub:
         args.hub_pid = hub._proc.pid if hub._proc is not None else "self"  # noqa: SLF001
