@@ -219,8 +219,10 @@ async def test_watch_grades_tells_and_pauses_on_a_bad_downlink(monkeypatch: Any)
     assert len(told) == first, "nothing changed: nothing told"
     script.congest(True)
     await run_for(w, script, 1, room)
-    assert held == [True] and w.video_paused, "paused on the first congested sample"
-    await run_for(w, script, 11, room)
+    assert held == [] and not w.video_paused, "one congested sample is not enough"
+    await run_for(w, script, 1, room)
+    assert held == [True] and w.video_paused, "paused on the second congested sample"
+    await run_for(w, script, 10, room)
     assert held == [True] and room.video_paused
     assert told[-1].grade is LinkGrade.POOR and told[-1].video_paused
     assert told[-1].loss_down == pytest.approx(30.0, abs=3)

@@ -96,6 +96,8 @@ def test_a_starved_loop_does_not_pause_video_on_a_lossy_link() -> None:
     # 10 % random loss; every arrival ~150 ms late, the hub's reports too: but our own
     # loop stood 140 ms late all along, so the link itself holds no queue
     starved = Evidence(loss=10.0, queue=0.15, hub_queue=0.15, lag=0.14)
-    assert not VideoPause().update(0.0, starved)
+    starving = VideoPause()
+    assert not starving.update(0.0, starved) and not starving.update(1.0, starved)
     # the same readings with a punctual loop: a full queue that drops, pause
-    assert VideoPause().update(0.0, Evidence(loss=10.0, queue=0.15, hub_queue=0.15, lag=0.0))
+    punctual, full = VideoPause(), Evidence(loss=10.0, queue=0.15, hub_queue=0.15, lag=0.0)
+    assert punctual.update(0.0, full) is False and punctual.update(1.0, full)

@@ -129,11 +129,11 @@ def tail_loss(link: Link, onset: float, until: float = 1e9, share: float = 0.4) 
     )
 
 
-def test_a_queue_that_fills_and_drops_pauses_within_two_seconds() -> None:
+def test_a_queue_that_fills_and_drops_pauses_within_three_seconds() -> None:
     link = Link(queue=tail_drop(onset=20.3))
     tail_loss(link, 20.3)
     paused = link.run(30)
-    assert paused and paused[0] - 20.3 <= 2.0, f"paused at {paused}"
+    assert paused and paused[0] - 20.3 <= 3.0, f"paused at {paused}"
 
 
 def test_random_loss_with_a_flat_delay_never_pauses() -> None:
@@ -167,7 +167,7 @@ def test_a_failed_try_is_paused_again_at_once_and_doubles_the_wait() -> None:
     link = Link(queue=tail_drop(onset=10.3))
     tail_loss(link, 10.3)
     paused = link.run(10 + 2 + RESUME_AFTER + 4)
-    assert len(paused) == 2 and paused[0] - 10.3 <= 2.0
+    assert len(paused) == 2 and paused[0] - 10.3 <= 3.0
     resumed = next(t for t, p in link.trace if t > paused[0] and not p)
     assert resumed - paused[0] == pytest.approx(RESUME_AFTER + 1, abs=1.0)
     assert paused[1] - resumed <= 2.0, "the try brought the queue back: paused again"
@@ -207,12 +207,20 @@ def test_what_pauses_and_what_does_not() -> None:
         (Evidence(loss=None, queue=0.18, hub_queue=0.18), False),  # too few packets to tell
     ]:
         policy = VideoPause()
-        assert policy.update(1.0, seen) is pauses, seen
+        assert policy.update(1.0, seen) is False, seen  # one sample is not enough ...
+        assert policy.update(2.0, seen) is pauses, seen  # ... two in a row are
+
+
+def test_one_congested_moment_does_not_pause() -> None:
+    policy = VideoPause()  # a stall of the whole path reads as a full queue for a moment
+    for t in range(1, 30):
+        seen = CONGESTED if t % 3 == 0 else CLEAR
+        assert policy.update(float(t), seen) is False
 
 
 def test_a_failed_try_doubles_the_wait_and_a_lasting_one_resets_it() -> None:
     policy = VideoPause()
-    t = run(policy, 0.0, 1.0, CONGESTED)
+    t = run(policy, 0.0, 2.0, CONGESTED)
     assert policy.paused
     waits = []
     for _ in range(4):  # the link still cannot carry video: each try fails at once
@@ -229,14 +237,14 @@ def test_a_failed_try_doubles_the_wait_and_a_lasting_one_resets_it() -> None:
 
 def test_random_loss_while_paused_does_not_hold_video_back() -> None:
     policy = VideoPause()
-    t = run(policy, 0.0, 1.0, CONGESTED)
+    t = run(policy, 0.0, 2.0, CONGESTED)
     run(policy, t, RESUME_AFTER + 1, Evidence(loss=20.0, queue=0.01, hub_queue=0.01))
     assert not policy.paused
 
 
 def test_no_evidence_keeps_the_decision() -> None:
     policy = VideoPause()
-    t = run(policy, 0.0, 1.0, CONGESTED)
+    t = run(policy, 0.0, 2.0, CONGESTED)
     run(policy, t, 300.0, Evidence())  # no audio: the liveness check handles a dead link
     assert policy.paused
 
@@ -274,7 +282,8 @@ async def test_subscriber_holds_every_video_mid_and_lets_audio_flow() -> None:
 async def test_a_paused_room_still_in_the_audio_is_not_taken_for_dead() -> None:
     now = [100.0]
     roster = Roster(Playout(), lambda event: None, lambda: now[0])
-    roster.arrive([Feed(7, "Xã A"), Feed(9, "Xã B")])
+    roster.arrive([Feed(7, "Xã A", ("1",)), Feed(9, "Xã B", ("3",))])
+    roster.packets({"1": (7, 10), "3": (9, 10)})  # both sent video before the pause
     for feed in (7, 9):
         roster.set_link(feed, weak=False, video_paused=True)
     in_bridge = {7}  # room 7 is still in the AudioBridge; room 9 left it
@@ -286,6 +295,21 @@ async def test_a_paused_room_still_in_the_audio_is_not_taken_for_dead() -> None:
     now[0] += FIRST_MEDIA_GRACE + 0.1
     roster.check(lambda feed, display: feed in in_bridge)
     assert roster.participants[7].stale
+
+
+def test_a_room_stale_just_before_our_pause_is_alive_again_in_the_audio() -> None:
+    events: list[Any] = []
+    now = [100.0]
+    roster = Roster(Playout(), events.append, lambda: now[0])
+    roster.arrive([Feed(7, "Xã A", ("1",))])
+    roster.packets({"1": (7, 10)})
+    now[0] += STALE_AFTER + 0.1
+    roster.check(lambda feed, display: True)  # its video stopped: stale
+    assert roster.participants[7].stale
+    roster.set_link(7, weak=False, video_paused=True)  # then our downlink paused video
+    events.clear()
+    roster.check(lambda feed, display: True)
+    assert not roster.participants[7].stale and len(events) == 1  # announced once
 
 
 @pytest.mark.parametrize("seams", [True, False])
