@@ -192,7 +192,10 @@ class Watch:
             participant.video.listen(self._first_frame(participant.feed))
 
     def _first_frame(self, feed: int) -> Callable[[], None]:
-        return lambda: self.first_frames.setdefault(feed, time.monotonic()) and None
+        def seen() -> None:
+            self.first_frames.setdefault(feed, time.monotonic())
+
+        return seen
 
     def large_at(self, feed: int, since: float) -> float | None:
         """When the large tile first showed *feed* after *since*."""
