@@ -11,8 +11,9 @@ quiet for much longer).
 A room's own audio is mixed on the hub, so what tells us a room is alive is its video,
 its packets as they arrive (a picture that loss holds back still counts) and its frames:
 a room on the still picture (a frame a second) is given three of its frame gaps (up to
-``STALE_MAX``) before it is called gone, and a room whose video we paused (our downlink)
-is held alive while it is still a member of the meeting's audio (the AudioBridge).
+``STALE_MAX``) before it is called gone. A room whose video cannot tell (we paused it for
+our downlink, it publishes none, or none has ever arrived) is held alive while it is a
+member of the meeting's audio (the AudioBridge): it is heard, so it is not gone.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class MediaClock:
 
     last: float
     stale: bool = False
+    heard: bool = False  # any media arrived at all
     gaps: deque[float] = field(default_factory=lambda: deque(maxlen=GAPS_KEPT))
 
     @classmethod
@@ -56,7 +58,7 @@ class MediaClock:
         """Note a frame; True when this ends a stale spell."""
         if not self.stale and 0.0 < now - self.last <= STALE_MAX:
             self.gaps.append(now - self.last)
-        self.last = now
+        self.last, self.heard = now, True
         was, self.stale = self.stale, False
         return was
 
@@ -67,10 +69,13 @@ class MediaClock:
         typical = sorted(self.gaps)[len(self.gaps) // 2]
         return min(STALE_MAX, max(STALE_AFTER, SLOW_GAPS * typical))
 
-    def hold(self, now: float) -> None:
-        """The room is still there though none of its media can reach us (its video is
-        paused on our side): a room not yet stale stays so, with time to resume."""
+    def hold(self, now: float) -> bool:
+        """The room is still there though its video cannot show it (paused on our side,
+        none published or none yet): alive, with time for video to resume. True when this
+        ends a stale spell."""
         self.last = max(self.last, now + FIRST_MEDIA_GRACE - STALE_AFTER)
+        was, self.stale = self.stale, False
+        return was
 
     def check(self, now: float) -> bool:
         """True when the room has just gone stale."""

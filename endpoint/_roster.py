@@ -3,9 +3,10 @@
 Each receiving track is drained continuously (aiortc queues decoded frames without
 bound): a room's video into its newest-wins slot, every frame a sign of life, and the
 hub's mix of the meeting's audio into the playout mixer under one key (``MIX``). A room
-whose video stops is marked stale, not removed; one whose video we paused is kept alive
-while it is still in the meeting's audio. Talking comes from the AudioBridge, whose
-members carry the VideoRoom feed id (or, for a foreign client, the same name).
+whose video stops is marked stale, not removed; one whose video cannot tell (paused by
+us, none published, none ever arrived) is kept alive while it is in the meeting's audio.
+Talking comes from the AudioBridge, whose members carry the VideoRoom feed id (or, for a
+foreign client, the same name).
 """
 
 from __future__ import annotations
@@ -47,10 +48,15 @@ class Roster:
         self._packets: dict[str, tuple[int, int]] = {}  # video mid -> (feed, packets seen)
         self._tasks = Tasks("roster")
         self._talkers: dict[int, Member] = {}  # AudioBridge members talking now, by id
+        self._with_video: set[int] = set()  # feeds that publish video now
 
     def arrive(self, feeds: list[Feed]) -> None:
         now = self._clock()
         for feed in feeds:
+            if feed.video:
+                self._with_video.add(feed.id)
+            else:
+                self._with_video.discard(feed.id)
             if feed.id not in self.participants:
                 participant = Participant(feed.id, feed.display, media=MediaClock.starting(now))
                 self.participants[feed.id] = participant
@@ -63,8 +69,15 @@ class Roster:
         for feed in set(self.participants) - feeds:
             self.drop(feed)
 
+    def unpublished(self, feed: int) -> None:
+        """The room stopped publishing (it may again): its tile stays, stale unless the
+        meeting's audio still has it (``check``)."""
+        self._with_video.discard(feed)
+        self.mark_stale([feed])
+
     def drop(self, feed: int) -> None:
         participant = self.participants.pop(feed, None)
+        self._with_video.discard(feed)
         for mid, (owner, track) in list(self._drains.items()):
             if owner == feed:  # its track goes on being drained, into nothing
                 del self._drains[mid]
@@ -137,14 +150,21 @@ class Roster:
                 self._heard(participant)
 
     def check(self, in_bridge: InBridge = lambda feed, display: False) -> None:
-        """Mark every room whose media stopped a while ago; a room whose video we paused
-        is alive while it is in the meeting's audio (*in_bridge*)."""
+        """Mark every room whose media stopped a while ago; a room whose video cannot
+        tell is alive while it is in the meeting's audio (*in_bridge*)."""
         now = self._clock()
         for participant in self.participants.values():
-            if participant.video_paused and in_bridge(participant.feed, participant.display):
-                participant.media.hold(now)
+            if self._held(participant, in_bridge) and participant.media.hold(now):
+                self._emit(MediaChanged(participant))
             if participant.media.check(now):
                 self._emit(MediaChanged(participant))
+
+    def _held(self, participant: Participant, in_bridge: InBridge) -> bool:
+        """Alive by the meeting's audio: its video cannot tell (we paused it, it publishes
+        none or none ever arrived) and the room is in the AudioBridge."""
+        publishes = participant.feed in self._with_video
+        video_tells = publishes and participant.media.heard and not participant.video_paused
+        return not video_tells and in_bridge(participant.feed, participant.display)
 
     # -- incoming media -------------------------------------------------------------
     def carry(self, mid: str, track: MediaStreamTrack, feed: int) -> None:

@@ -4,7 +4,9 @@ The video track sends each new camera frame once (newest wins, capped at the
 camera's frame rate). Given a quality tier (``_adapt.Tier``; set by the uplink while the
 adaptive layers are on) it also caps the frame rate at the tier's, scales the picture to
 fit the tier's size (never up) and tags each frame with its tier for the VP8 encoder's bit
-rate (``_vp8.TieredVp8Encoder``). The still-picture tier is a fresh frame once a second,
+rate (``_vp8.TieredVp8Encoder``). A camera that stalls, or never gives a picture, has its
+last picture (or a black one) sent again every ``STALL_SECONDS``: a kit with a dead camera
+is seen black, never taken for gone. The still-picture tier is a fresh frame once a second,
 so the other rooms keep seeing the room and never take it for gone. The audio track sends
 20 ms frames paced by the clock and sends silence while muted, so the stream stays up and
 unmuting is instant.
@@ -66,10 +68,9 @@ class CameraTrack(MediaStreamTrack):
                 async with asyncio.timeout(STALL_SECONDS):
                     await self._fresh.wait()
             except TimeoutError:
-                if image is not None:
-                    break  # camera stalled: repeat the last picture so the far end stays live
+                break  # camera stalled: the last picture again (black if none) so we stay seen
             image, seq = self.camera.frames.get()
-        if image is None:
+        if image is None:  # a camera that never gave a picture: black, once per stall
             image = np.zeros((self.camera.height, self.camera.width, 3), np.uint8)
         self._sent_seq = seq
         return self._frame(image)

@@ -332,7 +332,7 @@ class Call:
         if event.unpublished in self.participants:  # it may publish again: keep its tile
             if self._conn is not None and self._conn.subscriber is not None:
                 self._conn.subscriber.forget(event.unpublished)
-            self.roster.mark_stale([event.unpublished])
+            self.roster.unpublished(event.unpublished)
         if event.left is not None and event.left in self.participants:
             self.roster.drop(event.left)
             self._media.spawn(f"remove:{event.left}", self._unsubscribe(event.left))

@@ -202,6 +202,47 @@ def test_video_packets_are_signs_of_life_even_without_a_frame() -> None:
     assert roster._packets["1"] == (4, 5)
 
 
+def test_a_room_without_video_is_alive_while_it_is_in_the_audio() -> None:
+    from devices import Playout
+    from endpoint._roster import Roster
+
+    now = [100.0]
+    roster = Roster(Playout(), lambda event: None, lambda: now[0])
+    roster.arrive([Feed(4, "Xã D"), Feed(5, "Xã E", ("1",)), Feed(6, "Xã F", ("2",))])
+    bridge = {4, 5, 6}  # D publishes no video, E has sent none yet, F sends video
+    for step in range(1, 6):
+        now[0] += STALE_AFTER
+        roster.packets({"2": (6, step)})
+        roster.check(lambda feed, display: feed in bridge)
+    assert not any(p.stale for p in roster.participants.values())
+    for _ in range(3):  # F's video stops while the hub still lists it: stale, as before
+        now[0] += STALE_AFTER
+        roster.check(lambda feed, display: feed in bridge)
+    assert roster.participants[6].stale and not roster.participants[5].stale
+    bridge = {5, 6}  # D left the audio too: gone once its last hold runs out
+    now[0] += FIRST_MEDIA_GRACE + 0.1
+    roster.check(lambda feed, display: feed in bridge)
+    assert roster.participants[4].stale
+
+
+def test_rooms_without_video_come_back_after_our_rejoin_and_an_unpublish() -> None:
+    from devices import Playout
+    from endpoint._roster import Roster
+    from endpoint.events import MediaChanged
+
+    events: list[Any] = []
+    now = [100.0]
+    roster = Roster(Playout(), events.append, lambda: now[0])
+    roster.arrive([Feed(4, "Xã D"), Feed(6, "Xã F", ("2",))])
+    roster.packets({"2": (6, 5)})
+    roster.mark_stale()  # our link broke
+    roster.unpublished(6)  # and F turned its camera off (it stays in the meeting's audio)
+    events.clear()
+    roster.check(lambda feed, display: True)
+    assert not any(p.stale for p in roster.participants.values())
+    assert sorted(e.participant.feed for e in events if isinstance(e, MediaChanged)) == [4, 6]
+
+
 async def test_keepalive_is_answered_by_the_hubs_ack(hub: Any) -> None:
     client = JanusClient(hub.url)
     await client.connect(5.0)

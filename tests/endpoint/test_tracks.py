@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import numpy as np
 import pytest
 
 from devices import LatestFrame, SyntheticCamera, SyntheticMicrophone
+from endpoint import _tracks
 from endpoint._adapt import TIERS, Tier
 from endpoint._tracks import CameraTrack, MicrophoneTrack, fitted
 
@@ -54,6 +56,22 @@ async def test_camera_track_sends_each_new_frame_once() -> None:
         sent.append((await track.recv()).pts)
     assert sent == sorted(set(sent)) and track.frames_sent == 3
     track.stop()
+
+
+async def test_a_camera_that_gives_no_picture_sends_black(monkeypatch: Any) -> None:
+    """A dead camera must not stop our video: the far end would call the room gone."""
+    monkeypatch.setattr(_tracks, "STALL_SECONDS", 0.05)
+    camera = SlotCamera()
+    track = CameraTrack(camera)
+    try:
+        frames = [await asyncio.wait_for(track.recv(), 5.0) for _ in range(2)]
+        camera.put()  # the camera comes back: its picture, then black no more
+        frames.append(await asyncio.wait_for(track.recv(), 5.0))
+    finally:
+        track.stop()
+    assert [(f.width, f.height) for f in frames] == [(64, 36)] * 3
+    assert all(not f.to_ndarray().any() for f in frames[:2])
+    assert track.frames_sent == 3
 
 
 async def test_microphone_track_paces_20_ms_frames_and_mutes() -> None:
