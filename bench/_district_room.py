@@ -332,6 +332,10 @@ class LightRoom:
         """Go without a word, as a room whose power or link is cut: media stops, the
         WebSocket drops, the hub is left holding the session until it gives up on it."""
         self.client.on_lost = lambda why: None
+        for part in (self.publisher, self.bridge):
+            for transceiver in part.pc.getTransceivers() if part is not None else ():
+                ice = transceiver.sender.transport.transport  # the sockets go first: not
+                await ice._connection.close()  # even a DTLS alert or an RTCP BYE leaves
         await self._close_media()
         await self.client.close(destroy=False)
 
