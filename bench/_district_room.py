@@ -24,9 +24,9 @@ As a process it hosts several rooms, reads commands on stdin and prints JSON lin
     ROOM_PIN=... python bench/_district_room.py --url ws://198.18.0.1:8188/ --room 1234 \
         --names "Xã Một,Xã Hai" [--video 320x180@10] [--cache DIR]
 
-    stdin:  talk <index> | quiet | cpu      (EOF: every room leaves, the process ends)
-    stdout: {"event": "joined", "i", "name", "feed", "t"}, {"event": "talk", "i", "t"},
-            {"event": "cpu", "cpu_s", "t"}, {"event": "ready", "t"}
+    stdin:  talk <index> | quiet      (EOF: every room leaves, the process ends)
+    stdout: {"event": "joined", "i", "name", "feed", "t"}, {"event": "ready", "t"},
+            {"event": "talk", "i", "t"} (the moment the rooms' voices changed)
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ import fractions
 import json
 import logging
 import os
-import resource
 import secrets
 import sys
 import time
@@ -364,9 +363,6 @@ def command(rooms: list[LightRoom], line: str) -> None:
         for i, room in enumerate(rooms):
             room.talk(i == who)
         say("talk", i=who)
-    elif words[0] == "cpu":
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        say("cpu", cpu_s=round(usage.ru_utime + usage.ru_stime, 3))
 
 
 async def main(args: argparse.Namespace) -> None:
