@@ -27,6 +27,7 @@ seconds, ± 0.5 s (the one talking goes quiet, another starts: a tone instead of
                       remote frame decoded; all_pictures_s: ... from every room (one
                       join per run, into the meeting of N-1 rooms)
 - hub_cpu_pct, publishers_cpu_pct: the hub and the light publishers (context: the machine)
+- threads, rss_mb: the kiosk process at the end
 
     .venv/bin/python bench/district.py --rooms 25 [--windows 3] [--window-s 10]
         [--talk-every 4] [--video 320x180@10]
@@ -311,6 +312,9 @@ def report(meeting: Meeting, join: dict[str, float], rooms: int, still_in: bool)
             print(figure(name, shown) + (f"; {missed} switches never shown" if missed else ""))
         else:
             print(figure(name, [row[name] for row in meeting.rows]))
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    print(f"district.threads: {status['Threads'].strip()} threads (kiosk process, at the end)")
+    print(f"district.rss_mb: {int(status['VmRSS'].split()[0]) / 1024:.0f} MB (kiosk process)")
     print(f"district.in_meeting_at_end: {'yes' if still_in else 'no'}")
 
 
