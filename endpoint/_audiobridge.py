@@ -41,12 +41,19 @@ from endpoint.errors import EndpointError, FailReason, HubProtocolError, HubRequ
 log = logging.getLogger(__name__)
 
 PLUGIN = "janus.plugin.audiobridge"
-ID_EXISTS = 490  # JANUS_AUDIOBRIDGE_ERROR_ID_EXISTS: our old member is still leaving
+# JANUS_AUDIOBRIDGE_ERROR_ID_EXISTS: another member of the room has the id we asked for
+# (1.1.2: "User ID ... already exists"; 491, ALREADY_JOINED, is this handle joined twice).
+# Only a taken-back session rejoins under an id used before, so the other member is ours,
+# from the lost connection: still leaving, or a handle a failed attempt left behind.
+ID_EXISTS = 490
 JOIN_WAITS = (0.2, 0.5, 1.0, None)  # s between tries while our old member leaves; None: give up
 # AudioBridge error codes → reasons the user can act on (the VideoRoom's are in _janus_ws).
 _REASONS = {
     485: FailReason.NO_SUCH_ROOM,  # JANUS_AUDIOBRIDGE_ERROR_NO_SUCH_ROOM
     489: FailReason.WRONG_PIN,  # JANUS_AUDIOBRIDGE_ERROR_UNAUTHORIZED
+    # a leftover of our lost connection: part of the break, retried soon (the call gives
+    # the claimed session up, and its members with it), not a hub refusing us
+    ID_EXISTS: FailReason.CONNECTION_LOST,
 }
 
 

@@ -17,7 +17,7 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from aiortc import MediaStreamTrack, RTCPeerConnection
@@ -50,10 +50,17 @@ class Resume:
 
     session: int
     publisher: int
-    subscriber: int
+    subscriber: int | None
     feed: int
     private_id: int | None
     audio: int | None = None  # the AudioBridge handle
+    # Handles a failed claim attempt attached (and the old ones it could not detach):
+    # the next claim detaches them, or one would hold our AudioBridge member id.
+    leftovers: tuple[int, ...] = ()
+
+    def old_handles(self) -> list[int]:
+        """Our handles on the session besides the publisher: detached at a claim."""
+        return [h for h in (self.subscriber, self.audio, *self.leftovers) if h is not None]
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,8 @@ class Connection:
         self.subscriber: Subscriber | None = None
         self.audio: AudioBridge | None = None
         self.claimed = False
+        self._attached: list[int] = []  # handles attached on a claimed session
+        self._detached: set[int] = set()  # old handles of it detached
 
     def _new_client(self) -> JanusClient:
         return JanusClient(self._url, **self._client_args)
@@ -122,17 +131,22 @@ class Connection:
         self, timeout: float, resume: Resume | None
     ) -> tuple[Handle, Handle, Handle]:
         if resume is not None and await self._claim(timeout, resume):
-            old = [h for h in (resume.subscriber, resume.audio) if h is not None]
-            for handle in old:  # a fresh subscription and bridge member are simpler
-                with contextlib.suppress(EndpointError):
+            for handle in resume.old_handles():  # a fresh subscription and bridge member
+                with contextlib.suppress(EndpointError):  # are simpler
                     await self.client.adopt(handle).detach()
-            sub, bridge = await _both(self.client.attach(PLUGIN), self.client.attach(AUDIO_PLUGIN))
+                    self._detached.add(handle)
+            sub, bridge = await _both(self._attach(PLUGIN), self._attach(AUDIO_PLUGIN))
             return self.client.adopt(resume.publisher), sub, bridge
         if self.client.session_id is None:
             await self.client.connect(timeout)
         return await asyncio.gather(
             self.client.attach(PLUGIN), self.client.attach(PLUGIN), self.client.attach(AUDIO_PLUGIN)
         )
+
+    async def _attach(self, plugin: str) -> Handle:
+        handle = await self.client.attach(plugin)
+        self._attached.append(handle.id)  # at once: a later step may lose the link
+        return handle
 
     async def _claim(self, timeout: float, resume: Resume) -> bool:
         """Take back the old session; False (and a new one made) if the hub forgot it."""
@@ -158,6 +172,15 @@ class Connection:
         audio = self.audio.handle.id if self.audio is not None else None
         session = self.client.session_id
         return Resume(session, pub.handle.id, sub.handle.id, pub.id, pub.private_id, audio)
+
+    def resume_after_failure(self, resume: Resume | None) -> Resume | None:
+        """*resume* for the next attempt after this one failed: if it took the session
+        back, the handles it attached, and the old ones it did not detach, are leftovers
+        for the next claim to detach (a link lost mid-attempt leaves them on the hub)."""
+        if resume is None or not self.claimed:
+            return resume
+        left = [h for h in resume.old_handles() if h not in self._detached]
+        return replace(resume, subscriber=None, audio=None, leftovers=(*left, *self._attached))
 
     def peer_connections(self) -> dict[str, RTCPeerConnection]:
         """The media connections by role: "sending" (publisher: our video), "receiving"

@@ -248,6 +248,8 @@ class Call:
             try:
                 await self._connect(self._attempt_timeout(attempt))
             except Exception as err:  # noqa: BLE001 - decide below whether to keep trying
+                if self._conn is not None:  # what the attempt left on a claimed session
+                    self._resume = self._conn.resume_after_failure(self._resume)
                 # A claimed session the hub refuses to publish on again is given up.
                 refused = isinstance(err, HubRequestError)
                 await self._disconnect(destroy=refused and self._conn is not None)

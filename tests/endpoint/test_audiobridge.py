@@ -210,3 +210,38 @@ async def test_a_wrong_pin_is_named(bridge: Any) -> None:
     with pytest.raises(HubRequestError) as caught:
         await bridge("Xã A", 1003, 440.0, pin="0000")
     assert caught.value.reason is FailReason.WRONG_PIN
+
+
+async def test_our_id_still_taken_after_a_claim_is_a_quick_retry(monkeypatch: Any) -> None:
+    from endpoint import _audiobridge
+    from endpoint.call import QUICK_RETRY
+
+    class IdTaken(ScriptedHandle):
+        async def request(self, body: dict[str, Any], jsep: Any = None) -> Reply:
+            self.tries = getattr(self, "tries", 0) + 1
+            raise HubRequestError("User ID 1 already exists", 490, FailReason.HUB_ERROR)
+
+    monkeypatch.setattr(_audiobridge, "JOIN_WAITS", (0.01, 0.01, None))
+    handle = IdTaken([])
+    part = AudioBridge(handle, RoomAccess(1234, None, "Xã A"), lambda track: None)  # type: ignore[arg-type]
+    try:
+        with pytest.raises(HubRequestError) as caught:
+            await part.join(MicrophoneTrack(SyntheticMicrophone(440.0)), 1)
+    finally:
+        await part.close()
+        await handle.close()
+    assert handle.tries == 3 and caught.value.code == 490
+    assert caught.value.reason in QUICK_RETRY, "a leftover of our lost link, not a refusal"
+
+
+def test_a_failed_claim_attempt_hands_its_handles_to_the_next() -> None:
+    from endpoint._session import Connection, Resume, Wiring
+
+    wiring = Wiring(lambda *track: None, lambda message: None, lambda why: None)
+    conn = Connection("ws://127.0.0.1:1/", RoomAccess(1234, None, "Xã A"), wiring)
+    resume = Resume(session=1, publisher=10, subscriber=11, feed=5, private_id=7, audio=12)
+    assert conn.resume_after_failure(resume) is resume, "nothing claimed: nothing left"
+    conn.claimed, conn._detached, conn._attached = True, {11}, [21, 22]  # 12: link lost
+    after = conn.resume_after_failure(resume)
+    assert after is not None and after.old_handles() == [12, 21, 22]
+    assert (after.publisher, after.feed, after.private_id) == (10, 5, 7)

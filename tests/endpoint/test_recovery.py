@@ -12,6 +12,7 @@ import pytest
 
 import endpoint
 from endpoint import Call, CallState, FailReason, MediaChanged, ParticipantLeft, StateChanged
+from endpoint.errors import ConnectionLost
 from kiosk.hub import HubRoom, LocalHub
 from tests._util import wait_until
 from tests.endpoint.test_call import counters_seen, peer
@@ -262,3 +263,36 @@ async def test_a_receiving_connection_closed_under_us_is_rejoined(room: Any) -> 
     await wait_until(lambda: b.state is CallState.RECONNECTING, timeout=3)
     await wait_until(lambda: b.state is CallState.IN_MEETING, timeout=15)
     await frames_flow(b, "Xã A")
+
+
+async def test_a_link_lost_during_a_claim_leaves_no_ghost_in_the_audio(
+    room: Any, own_hub: LocalHub
+) -> None:
+    """The first claim attempt joins the AudioBridge under our member id, then its link
+    drops: the next claim must detach that member's handle (else the hub answers 490,
+    «id exists», and the room came back only after a slow backoff, as a new member)."""
+    a, b = in_room(room, own_hub, "Xã A"), in_room(room, own_hub, "Xã B")
+    await a.join()
+    await b.join()
+    await frames_flow(b, "Xã A")
+    feed = seen_from(b, "Xã A").feed
+    events: list[Any] = []
+    b.listen(events.append)
+    seen_a = states(a)
+    seed, cut = a.roster.bridge_joined, []
+
+    def link_drops_once(members: Any) -> None:  # called on the AudioBridge's join reply
+        if not cut:
+            cut.append(True)
+            raise ConnectionLost("link lost during the rejoin (test)")
+        seed(members)
+
+    a.roster.bridge_joined = link_drops_once  # type: ignore[method-assign]
+    assert a._conn is not None and a._conn.client._ws is not None
+    await a._conn.client._ws.close()  # the hub keeps the session: a claim follows
+    await wait_until(lambda: bool(cut), timeout=10)
+    await wait_until(lambda: a.state is CallState.IN_MEETING, timeout=8)
+    assert [e.reason for e in seen_a if e.reason is FailReason.HUB_ERROR] == []
+    await frames_flow(b, "Xã A")
+    assert seen_from(b, "Xã A").feed == feed, "the same room member, not a new one"
+    assert not [e for e in events if isinstance(e, ParticipantLeft)], "no leave seen"
