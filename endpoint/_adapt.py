@@ -18,8 +18,10 @@ The rules, with the issue's figures:
   is not cured by sending less, and 320x180@10 still moves (a frame every 100 ms). The
   still picture is for links that cannot carry video: loss above ``LOSS_STILL`` that
   sending less does not cure, or a REMB below the lowest video tier.
-- The REMB is a hard cap, applied at once: no tier whose video plus ``AUDIO_RESERVE``
-  exceeds it. Audio is never starved by video: every tier's budget leaves room for it.
+- The REMB is a hard cap, applied at once: no tier whose video exceeds it. It is the
+  VideoRoom's and covers our video only (our audio goes to the AudioBridge, on its own
+  connection). What still arrives of our total send rate (audio and video) must carry a
+  tier's video plus ``AUDIO_RESERVE``: audio is never starved by video on the uplink.
 - *Up* one tier after ``UP_HOLD`` (30 s) clean: median loss under ``LOSS_UP`` (2 %) and no
   queue, with the next tier inside the REMB. A step up that is followed by a step down
   within ``UP_HOLD`` doubles the hold before the next try (up to ``MAX_UP_HOLD``), so a link
@@ -109,7 +111,7 @@ class TierPolicy:
     @property
     def tier(self) -> Tier:
         """The tier to send now."""
-        cap = TOP if self._remb is None else _fitting(self._remb)
+        cap = TOP if self._remb is None else _fitting(self._remb, audio=0)  # video only
         return TIERS[min(self.index, cap)]
 
     # -- inputs ---------------------------------------------------------------------
@@ -120,7 +122,8 @@ class TierPolicy:
             self._min_rtt = rtt if self._min_rtt is None else min(self._min_rtt, rtt)
 
     def remb(self, bitrate: int) -> None:
-        """The hub's receiver-estimated maximum bit rate for everything we send."""
+        """The hub's receiver-estimated maximum bit rate for our video (the VideoRoom's
+        connection: our audio goes to the AudioBridge on another)."""
         self._remb = bitrate
 
     def send_rate(self, bps: float) -> None:
@@ -163,7 +166,7 @@ class TierPolicy:
             self._clean_since = now
         if now - self._clean_since < self._up_hold or self.index == TOP:
             return None
-        if self._remb is not None and TIERS[self.index + 1].need > self._remb:
+        if self._remb is not None and TIERS[self.index + 1].bitrate > self._remb:
             return None
         return self._move(now, self.index + 1, f"clean for {now - self._clean_since:.0f} s")
 
@@ -192,6 +195,7 @@ class TierPolicy:
             self._up_hold, self._last_up = self._base_hold, None
 
 
-def _fitting(bps: float) -> int:
-    """The highest tier whose video and audio fit in *bps* (the still picture at least)."""
-    return max((i for i, tier in enumerate(TIERS) if tier.need <= bps), default=STILL)
+def _fitting(bps: float, audio: int = AUDIO_RESERVE) -> int:
+    """The highest tier whose video, with *audio* beside it, fits in *bps* (the still
+    picture at least)."""
+    return max((i for i, t in enumerate(TIERS) if t.bitrate + audio <= bps), default=STILL)

@@ -12,7 +12,8 @@ The seam, two small pieces:
 - ``aiortc.codecs.get_encoder`` builds VP8 encoders through the module-level name
   ``Vp8Encoder``; :func:`install` points that name at :class:`TieredVp8Encoder`. It reads the
   tier the camera track attached to each frame (``frame.opaque``, see ``_tracks.py``) and
-  encodes at that tier's bit rate, never above the hub's REMB minus the audio reserve.
+  encodes at that tier's bit rate, never above the hub's REMB (the VideoRoom's: it covers
+  our video only, our audio goes to the AudioBridge).
   Frames without a tier are encoded exactly as aiortc does (its clamp, REMB as target).
 - ``RTCRtpSender._handle_rtcp_packet`` is wrapped: a PLI or FIR goes through a
   :class:`KeyframeGate` (the first keyframe at once, then at most one per
@@ -40,7 +41,7 @@ from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.rtp import RTCP_PSFB_APP, RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket, unpack_remb_fci
 from av.frame import Frame
 
-from endpoint._adapt import AUDIO_RESERVE, Tier
+from endpoint._adapt import Tier
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +61,10 @@ Handler = Callable[[RTCRtpSender, Any], Coroutine[Any, Any, None]]
 
 
 def video_target(tier: Tier, remb: int | None) -> int:
-    """The VP8 target for *tier* under the hub's REMB (the audio keeps its share)."""
+    """The VP8 target for *tier* under the hub's REMB (which covers our video alone)."""
     if remb is None:
         return tier.bitrate
-    return max(VIDEO_FLOOR, min(tier.bitrate, remb - AUDIO_RESERVE))
+    return max(VIDEO_FLOOR, min(tier.bitrate, remb))
 
 
 class TieredVp8Encoder(vpx.Vp8Encoder):

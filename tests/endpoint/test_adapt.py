@@ -158,9 +158,12 @@ def test_a_step_up_that_holds_resets_the_hold() -> None:
 def test_remb_caps_the_tier_at_once_and_both_ways() -> None:
     clock = Clock()
     policy = TierPolicy(clock)
-    policy.remb(250_000)  # 150 + 40 fits, 300 + 40 does not
+    policy.remb(250_000)  # 150 fits, 300 does not (the REMB covers our video alone)
     change = policy.decide()
     assert change is not None and index(change) == LOWEST_VIDEO and "REMB 250" in change.reason
+    policy.remb(300_000)  # exactly 424x240's video: no audio taken out of the video's cap
+    change = policy.decide()
+    assert change is not None and index(change) == TOP - 1
     policy.remb(50_000)
     assert index(policy.decide() or Change(TIERS[TOP], "")) == STILL
     policy.remb(600_000)  # Janus ramps its REMB up at startup: followed at once
@@ -174,9 +177,20 @@ def test_a_clean_link_does_not_step_above_the_remb() -> None:
     run(policy, clock, 6, loss=0.10)
     run(policy, clock, 6, loss=0.10)
     assert policy.tier is TIERS[LOWEST_VIDEO]
-    policy.remb(400_000)  # carries 300 + 40, not 500 + 40
+    policy.remb(480_000)  # carries 300, not 500
     changes = run(policy, clock, 200)
     assert [index(c) for _, c in changes] == [TOP - 1]
+    policy.remb(500_000)  # 640x360's video exactly: the audio is not in this cap
+    changes = run(policy, clock, 200)
+    assert [index(c) for _, c in changes] == [TOP]
+
+
+def test_what_still_arrives_must_carry_the_audio_beside_the_video() -> None:
+    clock = Clock()
+    policy = TierPolicy(clock)
+    run(policy, clock, 10, send_bps=540_000)
+    changes = run(policy, clock, 5, loss=0.10, send_bps=340_000)  # 306 kbit/s arrive
+    assert [index(c) for _, c in changes] == [LOWEST_VIDEO], "300 + 40 does not fit in 306"
 
 
 def test_a_growing_round_trip_steps_down() -> None:

@@ -19,7 +19,7 @@ from aiortc.rtp import RTCP_PSFB_APP, RTCP_PSFB_PLI, RtcpPsfbPacket, pack_remb_f
 
 import endpoint
 from endpoint import _seams, _vp8
-from endpoint._adapt import AUDIO_RESERVE, TIERS, TOP
+from endpoint._adapt import TIERS, TOP
 
 
 class Steps:
@@ -73,7 +73,7 @@ def test_video_target_follows_the_tier_under_the_remb() -> None:
     top, low = TIERS[TOP], TIERS[1]
     assert _vp8.video_target(top, None) == 500_000
     assert _vp8.video_target(low, None) == 150_000  # below aiortc's 250 kbit/s floor
-    assert _vp8.video_target(top, 300_000) == 300_000 - AUDIO_RESERVE
+    assert _vp8.video_target(top, 300_000) == 300_000  # the REMB is our video's alone
     assert _vp8.video_target(top, 10_000) == _vp8.VIDEO_FLOOR
 
 
@@ -93,9 +93,9 @@ def test_encoder_encodes_at_the_tier_s_bit_rate_and_keeps_the_remb() -> None:
     assert encoder.codec is not None and encoder.codec.bit_rate == 150_000
     encoder.encode(frame(320, 180, TIERS[0], 9000))
     assert encoder.codec.bit_rate == TIERS[0].bitrate
-    encoder.target_bitrate = 200_000  # the hub asks for less: the audio keeps its share
+    encoder.target_bitrate = 200_000  # the hub asks for less (our video: audio is not in it)
     encoder.encode(frame(320, 180, TIERS[TOP], 18000))
-    assert encoder.codec.bit_rate == 200_000 - AUDIO_RESERVE
+    assert encoder.codec.bit_rate == 200_000
 
 
 def test_encoder_without_a_tier_is_aiortc_s() -> None:
