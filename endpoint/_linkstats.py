@@ -355,13 +355,15 @@ class LinkWatch:
         emit: Callable[[LinkQuality], None],
         clock: Callable[[], float],
         hold_video: HoldVideo | None = None,
+        pause: VideoPause | None = None,
     ) -> None:
         self._connections, self._mids, self._rooms = connections, mids, rooms
         self._emit, self._clock, self._hold = emit, clock, hold_video
         self.meter = LinkMeter()
         self.grade = Hysteresis()
         self.room_grades: dict[int, Hysteresis] = {}
-        self.pause = VideoPause() if hold_video is not None else None
+        # *pause*: the meeting's, kept across its connections (a pause and its backoff)
+        self.pause = (pause or VideoPause()) if hold_video is not None else None
         self.reports = SenderReports()
         self.lag = LoopLag(clock)  # our own event loop's standing lateness (a starved CPU)
         self.video_paused = False
@@ -370,6 +372,9 @@ class LinkWatch:
     async def run(self) -> None:
         probe = asyncio.ensure_future(self.lag.run())
         try:
+            if self.pause is not None and self.pause.paused:  # paused before this connection
+                log.info("incoming video stays paused on the new connection")
+                await self._set_hold(True)
             while True:
                 await asyncio.sleep(SAMPLE_EVERY)
                 await self.step()
@@ -405,6 +410,10 @@ class LinkWatch:
                  "reports %s ms, our loop late %s ms)", "paused" if wanted else "resumed",
                  _shown(seen.loss), _shown(seen.queue, 1000), _shown(seen.hub_queue, 1000),
                  _shown(seen.lag, 1000))  # fmt: skip
+        await self._set_hold(wanted)
+
+    async def _set_hold(self, wanted: bool) -> None:
+        assert self.pause is not None and self._hold is not None
         try:
             await self._hold(wanted)
         except EndpointError as err:

@@ -29,6 +29,7 @@ from endpoint._session import Connection, Resume, Wiring, discard
 from endpoint._tasks import Tasks
 from endpoint._tracks import CameraTrack, MicrophoneTrack
 from endpoint._uplink import SendStatus, Uplink
+from endpoint._video_pause import VideoPause
 from endpoint._videoroom import Feed, RoomAccess, room_event
 from endpoint.errors import ConnectionLost, EndpointError, FailReason, HubRequestError
 from endpoint.events import (
@@ -77,6 +78,7 @@ class Call:
         self.link: LinkQuality | None = None  # the newest, while a connection lasts
         self.roster = Roster(playout, self._emit, clock)
         self.backoff = Backoff()
+        self.video_pause = VideoPause()  # the meeting's, across its connections
         self._listeners: list[Callable[[CallEvent], None]] = []
         self._muted = False
         self._conn: Connection | None = None
@@ -138,6 +140,7 @@ class Call:
         if self.state in (CallState.CONNECTING, CallState.IN_MEETING, CallState.RECONNECTING):
             return
         self._set_state(CallState.CONNECTING)
+        self.video_pause = VideoPause()  # a new meeting: no pause, no backoff from the last
         try:
             await self._connect(self.settings.connect_timeout)
         except Exception as err:  # noqa: BLE001 - every failure ends as a reason on screen
@@ -286,7 +289,9 @@ class Call:
         sub = conn.subscriber
         hold = sub.hold_video if sub is not None and _seams.enabled() else None
         mids = (lambda: sub.subscription.mids) if sub is not None else dict
-        return LinkWatch(conn.peer_connections, mids, self.roster, self._link, self.clock, hold)
+        return LinkWatch(
+            conn.peer_connections, mids, self.roster, self._link, self.clock, hold, self.video_pause
+        )
 
     def _link(self, quality: LinkQuality) -> None:
         self.link = quality

@@ -234,6 +234,36 @@ async def test_watch_grades_tells_and_pauses_on_a_bad_downlink(monkeypatch: Any)
     assert held == [True, False] and not room.video_paused
 
 
+async def test_a_pause_from_the_last_connection_holds_on_the_next(monkeypatch: Any) -> None:
+    """The call keeps its VideoPause across reconnects: the new watch pauses the new
+    subscriber's video at once, and the doubled wait is still doubled."""
+    w, script, rooms, held, _ = watch(monkeypatch)
+    assert w.pause is not None
+    w.pause.paused, w.pause.wait = True, 60.0  # paused, after a failed try
+    w.video_paused = True
+    held.clear()
+
+    async def hold_video(paused: bool) -> None:
+        held.append(paused)
+
+    mids = {"1": (7, "video")}
+    again = LinkWatch(
+        dict, lambda: mids, rooms, lambda q: None, lambda: script.t, hold_video, w.pause
+    )
+    running = asyncio.ensure_future(again.run())
+    try:
+        await asyncio.wait_for(_until(lambda: held == [True]), 0.5)  # before the first sample
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    assert again.video_paused and again.pause is w.pause and again.pause.wait == 60.0
+
+
+async def _until(condition: Any) -> None:
+    while not condition():
+        await asyncio.sleep(0.01)
+
+
 async def test_watch_keeps_video_under_random_loss(monkeypatch: Any) -> None:
     w, script, rooms, held, told = watch(monkeypatch)
     script.loss = 30.0  # no queue: retransmission and the jitter buffer carry on

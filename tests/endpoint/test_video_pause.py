@@ -327,3 +327,24 @@ def test_the_baseline_has_no_receive_side_pause(monkeypatch: Any, seams: bool) -
 
     watch = call._link_watch(Conn())  # type: ignore[arg-type]
     assert (watch.pause is not None) is seams
+
+
+async def test_the_call_keeps_its_video_pause_across_connections_of_a_meeting() -> None:
+    settings = HubSettings(url="ws://127.0.0.1:9/", room=1234, display="Xã A")
+    call = Call(settings, SyntheticCamera("Xã A", 320, 180, 15), SyntheticMicrophone(), Playout())
+
+    class Conn:
+        def __init__(self) -> None:
+            self.subscriber = Subscriber(Hub(), RoomAccess(1234, None, "Xã A"), lambda *a: None)  # type: ignore[arg-type]
+
+        def peer_connections(self) -> dict[str, Any]:
+            return {}
+
+    first = call._link_watch(Conn())  # type: ignore[arg-type]
+    assert first.pause is not None
+    first.pause.paused, first.pause.wait = True, 60.0
+    second = call._link_watch(Conn())  # type: ignore[arg-type]
+    assert second.pause is first.pause, "a reconnect keeps the pause and its backoff"
+    await call.join()  # the next meeting (this hub is not there: it fails) starts afresh
+    third = call._link_watch(Conn())  # type: ignore[arg-type]
+    assert third.pause is not None and not third.pause.paused and third.pause.wait < 60.0
