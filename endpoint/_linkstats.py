@@ -86,8 +86,9 @@ class Sample:
     bytes_out: int = 0
     frames: Mapping[int, int] = field(default_factory=dict)  # feed -> video frames decoded
     queues: Mapping[str, float] = field(default_factory=dict)  # audio mid -> standing queue, s
-    reports: Mapping[int, tuple[int, float]] = field(default_factory=dict)  # hub's last SRs
-    wall: float = 0.0  # time.time() when sampled: the clock of the reports' arrivals
+    # the hub's last sender reports: ssrc -> (NTP middle 32 bits, arrival on the call's clock)
+    reports: Mapping[int, tuple[int, float]] = field(default_factory=dict)
+    offset: float = 0.0  # time.time() less the call's clock when sampled (a jump: NTP step)
 
 
 @dataclass(frozen=True)
@@ -131,14 +132,16 @@ def _queue(receiver: Any) -> float | None:
     return reading() if callable(reading) else None
 
 
-def _sender_reports(receiver: Any) -> dict[int, tuple[int, float]]:
-    """The last RTCP sender report per SSRC: NTP middle 32 bits, arrival (``time.time()``),
-    as aiortc 1.16 keeps them for its receiver reports (``__lsr``, ``__lsr_time``)."""
+def _sender_reports(receiver: Any, offset: float) -> dict[int, tuple[int, float]]:
+    """The last RTCP sender report per SSRC: NTP middle 32 bits, arrival, as aiortc 1.16
+    keeps them for its receiver reports (``__lsr``, ``__lsr_time``). aiortc stamps the
+    arrival with ``time.time()``: it is moved to the call's clock by *offset* (wall less
+    call clock, read now), so a later step of the wall clock (NTP) does not move it."""
     ntp = getattr(receiver, "_RTCRtpReceiver__lsr", None)
     arrival = getattr(receiver, "_RTCRtpReceiver__lsr_time", None)
     if not isinstance(ntp, dict) or not isinstance(arrival, dict):
         return {}
-    return {ssrc: (ntp[ssrc], arrival[ssrc]) for ssrc in ntp if ssrc in arrival}
+    return {ssrc: (ntp[ssrc], arrival[ssrc] - offset) for ssrc in ntp if ssrc in arrival}
 
 
 def _transport_bytes(pcs: Iterable[RTCPeerConnection]) -> tuple[int, int]:
@@ -177,6 +180,7 @@ async def read_sample(
     inbound: dict[str, Counts] = {}
     queues: dict[str, float] = {}
     reports: dict[int, tuple[int, float]] = {}
+    offset = time.time() - now
     for role, prefix in (("receiving", ""), ("audio", "audio:")):
         if (receiving := pcs.get(role)) is None:
             continue
@@ -187,7 +191,7 @@ async def read_sample(
             inbound[mid] = _receiver_counts(transceiver.receiver)
             if (queue := _queue(transceiver.receiver)) is not None:
                 queues[mid] = queue
-            reports.update(_sender_reports(transceiver.receiver))
+            reports.update(_sender_reports(transceiver.receiver, offset))
     outbound, rtt = Counts(), None
     for role in ("sending", "audio"):
         if (sending := pcs.get(role)) is not None:
@@ -196,7 +200,7 @@ async def read_sample(
             rtt = max((x for x in (rtt, role_rtt) if x is not None), default=None)
     bytes_in, bytes_out = _transport_bytes(pcs.values())
     sample = Sample(now, inbound, outbound, rtt, bytes_in, bytes_out, dict(frames))
-    return replace(sample, queues=queues, reports=reports, wall=time.time())
+    return replace(sample, queues=queues, reports=reports, offset=offset)
 
 
 # -- figures over a window ---------------------------------------------------------------
@@ -388,7 +392,7 @@ class LinkWatch:
         frames = {f: p.video.get()[1] for f, p in self._rooms.participants.items()}
         sample = await read_sample(self._connections(), frames, now)
         self.meter.add(sample)
-        self.reports.add(sample.reports)
+        self.reports.add(sample.reports, sample.offset)
         figures = self.meter.figures(self._mids())
         await self._protect(now, self._evidence(sample))
         self._judge_rooms(now, figures)
@@ -396,7 +400,7 @@ class LinkWatch:
 
     def _evidence(self, sample: Sample) -> Evidence:
         queue = min(sample.queues.values(), default=None)  # what every room's audio met
-        hub_queue = self.reports.queueing(sample.wall)
+        hub_queue = self.reports.queueing(sample.t)
         lag = self.lag.standing(self._clock())
         return Evidence(self.meter.loss_down(LOSS_WINDOW), queue, hub_queue, lag)
 

@@ -23,8 +23,11 @@ Memory is bounded: the recent points (at most ``MAX_RECENT``) and one floor per 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import Callable, Mapping
+
+log = logging.getLogger(__name__)
 
 RECENT = 0.5  # s: the least transit over this long is the reading (jitter filtered out)
 BASE = 10.0  # s: the floor is the least transit over this long
@@ -121,22 +124,41 @@ class SenderReports:
     own transit also rises with a queue on the sending room's uplink."""
 
     FRESH = 1.2  # s: a newest report older than this (one a second is due) says nothing
+    STEP = 0.05  # s: the wall clock moved this much against ours: it was stepped (NTP)
 
     def __init__(self) -> None:
         self.transit = Transit(recent=RECENT, least=1)
         self._seen: dict[int, int] = {}  # ssrc -> its last report's NTP (middle 32 bits)
         self._ntp = Unwrap()
         self._newest: float | None = None
+        self._offset: float | None = None
 
-    def add(self, reports: Mapping[int, tuple[int, float]]) -> None:
-        """One look at the receivers' last reports: ssrc -> (NTP middle 32 bits, arrival)."""
+    def add(self, reports: Mapping[int, tuple[int, float]], offset: float | None = None) -> None:
+        """One look at the receivers' last reports: ssrc -> (NTP middle 32 bits, arrival on
+        our clock). *offset*: the wall clock less ours when they were read (aiortc stamps
+        arrivals with the wall clock); when it jumps, the wall clock was stepped and reports
+        that arrived before the step were moved by it: all are forgotten, and these too."""
+        stepped = self._stepped(offset)
         new = sorted(
             (at, ssrc, ntp) for ssrc, (ntp, at) in reports.items() if self._seen.get(ssrc) != ntp
         )
         self._seen = {ssrc: ntp for ssrc, (ntp, _) in reports.items()}
+        if stepped:
+            return
         for arrival, _, ntp in new:
             self.transit.add(arrival, self._ntp(ntp) / 65536.0)
             self._newest = max(arrival, self._newest or arrival)
+
+    def _stepped(self, offset: float | None) -> bool:
+        if offset is None:
+            return False
+        last, self._offset = self._offset, offset
+        if last is None or abs(offset - last) <= self.STEP:
+            return False
+        log.info("wall clock stepped by %.3f s: the hub's sender reports start over", offset - last)
+        self.transit = Transit(recent=RECENT, least=1)
+        self._newest = None
+        return True
 
     def queueing(self, now: float) -> float | None:
         """Seconds of queue the latest reports met; None when none came in the last

@@ -173,9 +173,9 @@ class Script:
         for mid in self.got:
             self.got[mid] += Counts(100 - lost, lost)
         sent = now - 0.3  # sent on the hub's clock (any offset), arrived here just now
-        report = {11: (int(sent * 65536) & 0xFFFFFFFF, 1000.0 + now + self.hub_queue)}
+        report = {11: (int(sent * 65536) & 0xFFFFFFFF, now + self.hub_queue)}
         return Sample(now, dict(self.got), rtt=0.05, frames=dict(frames),
-                      queues={"0": self.queue}, reports=report, wall=1000.5 + now)  # fmt: skip
+                      queues={"0": self.queue}, reports=report, offset=1000.0)  # fmt: skip
 
     def congest(self, on: bool) -> None:
         """A full tail-drop queue on our downlink, or none."""
@@ -315,5 +315,33 @@ def test_queue_and_sender_reports_read_from_aiortc_receivers() -> None:
     assert ls._queue(receiver) == pytest.approx(0.0, abs=0.01)  # all at once: no queue
     receiver._RTCRtpReceiver__lsr[5] = 123  # type: ignore[attr-defined]
     receiver._RTCRtpReceiver__lsr_time[5] = 1000.5  # type: ignore[attr-defined]
-    assert ls._sender_reports(receiver) == {5: (123, 1000.5)}
-    assert ls._sender_reports(object()) == {} and ls._queue(object()) is None
+    assert ls._sender_reports(receiver, 1000.0) == {5: (123, 0.5)}  # on the call's clock
+    assert ls._sender_reports(object(), 0.0) == {} and ls._queue(object()) is None
+
+
+async def test_sender_report_arrivals_are_read_on_the_calls_clock(monkeypatch: Any) -> None:
+    """aiortc stamps a sender report's arrival with time.time(); the sample moves it to the
+    call's (monotonic) clock when it reads it, so a wall clock stepped later moves nothing."""
+    wall = [5000.0]
+    monkeypatch.setattr(ls.time, "time", lambda: wall[0])
+
+    class Receiver:
+        transport = None  # not started: no byte counts
+        _RTCRtpReceiver__lsr = {11: 1234}
+        _RTCRtpReceiver__lsr_time = {11: 4999.75}  # arrived 0.25 s ago by the wall clock
+
+    class Transceiver:
+        mid, receiver = "0", Receiver()
+
+    class Pc:
+        def getTransceivers(self) -> list[Any]:
+            return [Transceiver()]
+
+        def getSenders(self) -> list[Any]:
+            return []
+
+    sample = await ls.read_sample({"audio": Pc()}, {}, now=20.0)  # type: ignore[dict-item]
+    assert sample.reports == {11: (1234, pytest.approx(19.75))}
+    wall[0] = 4000.0  # NTP steps the wall clock back by 1000 s: the same report
+    again = await ls.read_sample({"audio": Pc()}, {}, now=21.0)  # type: ignore[dict-item]
+    assert again.offset == pytest.approx(sample.offset - 1001.0)

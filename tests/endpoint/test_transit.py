@@ -101,3 +101,20 @@ def test_a_starved_loop_does_not_pause_video_on_a_lossy_link() -> None:
     # the same readings with a punctual loop: a full queue that drops, pause
     punctual, full = VideoPause(), Evidence(loss=10.0, queue=0.15, hub_queue=0.15, lag=0.0)
     assert punctual.update(0.0, full) is False and punctual.update(1.0, full)
+
+
+def test_a_stepped_wall_clock_neither_fakes_nor_hides_a_queue() -> None:
+    """Arrivals are moved from the wall clock to ours when read; a report read just after
+    an NTP step was moved by the step: when the offset jumps, the reports start over."""
+    reports = SenderReports()
+    for second in range(10):
+        reports.add({1: (second * 65536, 500.0 + second + 0.05)}, offset=1e9)
+    assert reports.queueing(509.5) == pytest.approx(0.0, abs=1e-9)
+    # the wall clock jumps 2 s ahead; the report that arrived just before is read 2 s early
+    reports.add({1: (10 * 65536, 510.05 - 2.0)}, offset=1e9 + 2.0)
+    assert reports.queueing(510.5) is None, "no fake drop of the floor, no reading"
+    for second in range(11, 14):  # after the step, arrivals on our clock as before
+        reports.add({1: (second * 65536, 500.0 + second + 0.05)}, offset=1e9 + 2.0)
+    assert reports.queueing(513.5) == pytest.approx(0.0, abs=1e-9)
+    reports.add({1: (14 * 65536, 514.25)}, offset=1e9 + 2.0)  # a real queue still shows
+    assert reports.queueing(514.5) == pytest.approx(0.2)
