@@ -12,6 +12,7 @@ foreign client, the same name).
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable
 
 import av
@@ -31,6 +32,14 @@ from endpoint.events import (
     ParticipantLeft,
     TalkingChanged,
 )
+
+log = logging.getLogger(__name__)
+
+
+def _name(participant: Participant) -> str:
+    """A room's name for the log: quoted, control characters escaped, at most 60 letters."""
+    return repr(participant.display[:60])
+
 
 MIX = "mix"  # the playout key of the hub's mix
 InBridge = Callable[[int, str], bool]  # (feed, display): is the room in the meeting's audio?
@@ -60,6 +69,7 @@ class Roster:
             if feed.id not in self.participants:
                 participant = Participant(feed.id, feed.display, media=MediaClock.starting(now))
                 self.participants[feed.id] = participant
+                log.info("room %s joined (feed %d)", _name(participant), feed.id)
                 self._emit(ParticipantJoined(participant))
         for member in self._talkers.values():  # talking before its video was announced
             if (room := self._room_of(member)) is not None:
@@ -83,6 +93,7 @@ class Roster:
                 del self._drains[mid]
                 self._tasks.spawn(f"drain:{mid}", self._discard(track))
         if participant is not None:
+            log.info("room %s left (feed %d)", _name(participant), feed)
             self._emit(ParticipantLeft(participant))
 
     def drop_all(self) -> None:
@@ -137,6 +148,7 @@ class Roster:
             participant = self.participants.get(feed)
             if participant is not None and not participant.media.stale:
                 participant.media.stale = True
+                log.info("room %s: no media (our connection broke)", _name(participant))
                 self._emit(MediaChanged(participant))
 
     def packets(self, seen: dict[str, tuple[int, int]]) -> None:
@@ -157,6 +169,7 @@ class Roster:
             if self._held(participant, in_bridge) and participant.media.hold(now):
                 self._emit(MediaChanged(participant))
             if participant.media.check(now):
+                log.info("room %s: its media stopped", _name(participant))
                 self._emit(MediaChanged(participant))
 
     def _held(self, participant: Participant, in_bridge: InBridge) -> bool:
