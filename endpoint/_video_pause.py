@@ -32,12 +32,14 @@ Congested when ``hub_queue`` (if known) is at least ``HUB_QUEUE`` and either
   a deep buffer that does not drop yet, but whose delay keeps climbing (audio then comes
   slower than it plays and stalls). A one-off step grows once, not twice.
 
-Two congested samples in a row pause (``CONFIRM``): the evidence already holds 0.5 s of
-standing queue and 2 s of loss, so the pause comes 2-3 s after the queue fills; one sample
-was not enough on a loaded machine, where a stall of the whole path (a CPU-starved relay,
-a busy process) made a 10 % random-loss link read as a full queue for a moment
-(bench/links.py loss10: video paused in 1 of 3 runs). After a resume, during
-``PROBATION``, one sample is enough: the try failed, and the link is known to be thin.
+Two congested samples among the last three pause (``CONFIRM`` of ``CONFIRM_OF``; not
+strictly in a row, as the hub's reports may miss one sample of a full queue): the evidence
+already holds 0.5 s of standing queue and 2 s of loss, so the pause comes 2-3 s after the
+queue fills. One sample was not enough on a loaded machine, where a stall of the whole
+path (a CPU-starved relay, a busy process) made a 10 % random-loss link read as a full
+queue for a moment (bench/links.py loss10: video paused in 1 of 3 runs). After a resume,
+during ``PROBATION``, one sample is enough: the try failed, and the link is known to be
+thin.
 
 Resuming: while paused, audio alone cannot show whether the link could carry video again,
 so video is tried again after ``RESUME_AFTER`` s without a standing queue; a try that brings
@@ -60,7 +62,8 @@ LOSS_WINDOW = 2.0  # s the loss figure for the pause is counted over
 RESUME_AFTER = 30.0  # s without a standing queue before video is tried again
 RESUME_MAX = 120.0  # s, the longest wait after repeated failed tries
 PROBATION = 20.0  # s: a pause this soon after a resume doubles the next wait
-CONFIRM = 2  # congested samples in a row (one a second) that pause a flowing video
+CONFIRM = 2  # congested samples among the last CONFIRM_OF (one a second) pause the video
+CONFIRM_OF = 3  # (not strictly in a row: the hub's reports may miss one sample of a full queue)
 SETTLED = 60.0  # s of video after a resume: the wait is back to RESUME_AFTER
 
 
@@ -113,7 +116,7 @@ class VideoPause:
         self.congestion = Congestion()
         self._good_since: float | None = None
         self._resumed_at: float | None = None
-        self._congested = 0  # congested samples in a row while video flows
+        self._verdicts: deque[bool] = deque(maxlen=CONFIRM_OF)  # while video flows
 
     def update(self, now: float, seen: Evidence) -> bool:
         """Returns whether to pause; too little evidence keeps the decision as it is."""
@@ -130,13 +133,14 @@ class VideoPause:
     def _while_flowing(self, now: float, congested: bool) -> None:
         if self._resumed_at is not None and now - self._resumed_at >= SETTLED:
             self.wait, self._resumed_at = RESUME_AFTER, None
-        self._congested = self._congested + 1 if congested else 0
+        self._verdicts.append(congested)
         on_probation = self._resumed_at is not None and now - self._resumed_at <= PROBATION
-        if self._congested < (1 if on_probation else CONFIRM):
+        if not congested or sum(self._verdicts) < (1 if on_probation else CONFIRM):
             return
         if on_probation:
             self.wait = min(2 * self.wait, RESUME_MAX)
-        self.paused, self._good_since, self._congested = True, None, 0
+        self.paused, self._good_since = True, None
+        self._verdicts.clear()
 
     def _while_paused(self, now: float, queue: float) -> None:
         if queue >= QUEUE:

@@ -348,3 +348,11 @@ async def test_the_call_keeps_its_video_pause_across_connections_of_a_meeting() 
     await call.join()  # the next meeting (this hub is not there: it fails) starts afresh
     third = call._link_watch(Conn())  # type: ignore[arg-type]
     assert third.pause is not None and not third.pause.paused and third.pause.wait < 60.0
+
+
+def test_a_full_queue_pauses_though_one_sample_between_reads_clear() -> None:
+    policy = VideoPause()  # the hub's report of one second happened to miss the queue
+    hub_missed = Evidence(loss=30.0, queue=0.18, hub_queue=0.02)
+    assert not policy.update(1.0, CONGESTED)
+    assert not policy.update(2.0, hub_missed)
+    assert policy.update(3.0, CONGESTED)
