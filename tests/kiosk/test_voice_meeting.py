@@ -81,7 +81,7 @@ async def test_array_gates_audio_and_points_camera(
     devices.voice.decisions.listen(lambda: states.append(_now(devices.voice)))
     try:
         devices.start()
-        await _check_timeline(devices, listener, audio_server, states)
+        await _check_timeline(devices, listener, kiosk.settings.display, audio_server, states)
     finally:
         await kiosk.leave()
         await listener.leave()
@@ -95,9 +95,16 @@ def _now(voice: Any) -> tuple[float, MicState, str | None]:
     return decision.t, decision.mic, decision.zone
 
 
-async def _check_timeline(devices: Any, listener: Call, audio: Any, states: list[Any]) -> None:
-    await wait_until(lambda: bool(listener.participants))
-    seen = next(iter(listener.participants.values()))
+async def _check_timeline(
+    devices: Any, listener: Call, name: str, audio: Any, states: list[Any]
+) -> None:
+    # the kiosk by its name: the hub may still list a room an earlier test left behind
+    # (a killed kiosk stays a member until the hub's session timeout)
+    def kiosk_seen() -> list[Any]:
+        return [p for p in listener.participants.values() if p.display == name]
+
+    await wait_until(lambda: bool(kiosk_seen()))
+    seen = kiosk_seen()[0]
     await wait_until(lambda: bool(states))
     start = states[0][0]
     # Before anyone speaks: auto-muted, the far room hears nothing, the picture is the overview.
