@@ -26,8 +26,8 @@ from tests.linklab import ImpairedLink, Impairment
 from tests.room_process import RemoteRoom
 
 CAP_KBPS = 256.0
-PAUSE_WITHIN = 8.0  # s from the cap to the pause (seen 1.6-3.6 s with one congested sample,
-# 4.6 s under a parallel bench; two samples in a row now: one more second)
+PAUSE_WITHIN = 12.0  # s from the cap to the pause (seen 1.6-3.6 s alone; 9.6 s once in a
+# loaded full-suite run; the bench measures the figure)
 HEARD_FOR = 6.0  # s of audio checked while video is paused
 AUDIO_FLOOR = 0.95  # seconds of audio delivered to the playout per second while paused
 RANDOM_LOSS = 0.20  # seeded random loss on the downlink: no queue, so no pause ...
