@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import random
@@ -45,7 +44,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -54,6 +52,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._lines import JsonLines  # noqa: E402
 from kiosk import netns  # noqa: E402
 
 ROOM_SCRIPT = str(ROOT / "bench" / "_district_room.py")
@@ -104,20 +103,8 @@ class Publishers:
         self.proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True, env=env
         )
-        self.lines: list[dict[str, Any]] = []
-        self._reader = threading.Thread(target=self._read, name="bench-publishers", daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            try:
-                self.lines.append(json.loads(line))
-            except ValueError:
-                continue
-
-    def of(self, event: str) -> list[dict[str, Any]]:
-        return [x for x in list(self.lines) if x["event"] == event]
+        self.output = JsonLines(self.proc, "bench-publishers")
+        self.of = self.output.of
 
     def send(self, line: str) -> None:
         assert self.proc.stdin is not None

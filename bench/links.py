@@ -42,7 +42,6 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,6 +51,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._lines import JsonLines  # noqa: E402
 from kiosk import netns  # noqa: E402
 from kiosk.hub import LocalHub  # noqa: E402
 from tests.linklab import ImpairedLink, Impairment  # noqa: E402
@@ -100,25 +100,8 @@ UNITS = {
 }
 
 
-class Room:
+class Room(JsonLines):
     """A benchmark room process and its JSON lines, read on a thread as they come."""
-
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
-        self.proc = proc
-        self.lines: list[dict[str, Any]] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            try:
-                self.lines.append(json.loads(line))
-            except ValueError:
-                continue
-
-    def of(self, event: str) -> list[dict[str, Any]]:
-        return [x for x in list(self.lines) if x["event"] == event]
 
     def stop(self) -> None:
         if self.proc.poll() is None:
