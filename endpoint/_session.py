@@ -162,7 +162,7 @@ class Connection:
             await self.client.connect(timeout)
             return False
         self.claimed = True
-        log.info("took back hub session %s", resume.session)
+        log.info("took back our hub session")
         return True
 
     def resume(self) -> Resume | None:
@@ -248,14 +248,15 @@ class Connection:
             await self.client.close(destroy=destroy)
 
 
-async def discard(url: str, resume: Resume, client: dict[str, str | None]) -> None:
-    """End a session the hub still holds for us (best effort, bounded): claim, destroy."""
+async def discard(url: str, session: int, client: dict[str, str | None]) -> None:
+    """End a session the hub still holds for us (best effort, bounded): claim, destroy.
+    The other rooms see our old self leave at once instead of after the hub's timeout."""
     timeout = DISCARD_SECONDS
     janus = JanusClient(url, **client)
     try:
         async with asyncio.timeout(timeout):
-            await janus.connect(timeout, claim=resume.session)
-        log.info("ending the hub session %s we no longer need", resume.session)
+            await janus.connect(timeout, claim=session)
+        log.info("ending a hub session we no longer need")
     except (EndpointError, TimeoutError) as err:
         log.info("could not end the old hub session: %s", err)
     finally:

@@ -79,6 +79,9 @@ class Call:
         self.roster = Roster(playout, self._emit, clock)
         self.backoff = Backoff()
         self.video_pause = VideoPause()  # the meeting's, across its connections
+        # A hub session an earlier run of this room left behind (it crashed in a meeting):
+        # ended before the next join, so the others do not see the room twice.
+        self.stale_session: int | None = None
         self._listeners: list[Callable[[CallEvent], None]] = []
         self._muted = False
         self._conn: Connection | None = None
@@ -96,6 +99,11 @@ class Call:
     def send_status(self) -> SendStatus | None:
         """What this room sends: quality tier, why, kbit/s (None before the first join)."""
         return self._send_side.status if self._send_side is not None else None
+
+    @property
+    def hub_session(self) -> int | None:
+        """The hub session this meeting's connection uses (kept to end it after a crash)."""
+        return self._resume.session if self._resume is not None else None
 
     @property
     def participants(self) -> dict[int, Participant]:
@@ -141,6 +149,9 @@ class Call:
             return
         self._set_state(CallState.CONNECTING)
         self.video_pause = VideoPause()  # a new meeting: no pause, no backoff from the last
+        stale, self.stale_session = self.stale_session, None
+        if stale is not None:
+            await discard(self.settings.url, stale, self._client_args())
         try:
             await self._connect(self.settings.connect_timeout)
         except Exception as err:  # noqa: BLE001 - every failure ends as a reason on screen
@@ -199,7 +210,7 @@ class Call:
             resume = None  # said goodbye; the close destroys the session
         await self._disconnect(destroy=True)
         if resume is not None:  # the connection was lost: end the session the hub holds
-            await discard(self.settings.url, resume, self._client_args())
+            await discard(self.settings.url, resume.session, self._client_args())
         self.roster.drop_all()
         self._set_state(CallState.IDLE)
 

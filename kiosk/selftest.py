@@ -11,6 +11,7 @@ named daemon thread: one that hangs is given up at its timeout and can never hol
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import platform
@@ -188,7 +189,8 @@ async def in_thread(key: str, work: Callable[[], CheckResult], timeout: float) -
         except Exception as err:  # noqa: BLE001 - a broken check is a failed check
             log.exception("self-test check %s failed", key)
             result = CheckResult(key, Verdict.FAIL, f"error: {type(err).__name__}: {err}", BROKEN)
-        loop.call_soon_threadsafe(settle, result)
+        with contextlib.suppress(RuntimeError):  # the self-test was over (its loop closed)
+            loop.call_soon_threadsafe(settle, result)
 
     threading.Thread(target=body, name=f"selftest:{key}", daemon=True).start()
     try:

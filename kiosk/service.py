@@ -64,6 +64,7 @@ class Service:
         if self.memory.in_meeting and self.kiosk.join_allowed:
             log.info("the room was in a meeting (room %s): joining it again", self.memory.room)
             self._camera_pending = self.memory.camera
+            self.kiosk.call.stale_session = self.memory.session  # the crashed run's, ended first
             self._resume()
 
     def use_room(self, room: int) -> None:
@@ -104,19 +105,20 @@ class Service:
             self._in_meeting()
         elif event.state is CallState.IDLE:
             self._resuming = False
-            self._remember(in_meeting=False, camera="")
+            self._remember(in_meeting=False, camera="", session=None)
         elif event.state is CallState.FAILED:
             if self._resuming and event.reason in RETRYABLE:
                 log.info("the remembered meeting cannot be joined yet; trying again soon")
                 self._tasks.spawn("resume", self._retry_resume())
             else:
                 self._resuming = False
-                self._remember(in_meeting=False, camera="")
+                self._remember(in_meeting=False, camera="", session=None)
 
     def _in_meeting(self) -> None:
         self._resuming = False
         room, muted = self.kiosk.call.settings.room, self.kiosk.call.muted
-        self._remember(in_meeting=True, room=room, muted=muted)
+        session = self.kiosk.call.hub_session
+        self._remember(in_meeting=True, room=room, muted=muted, session=session)
         pending, self._camera_pending = self._camera_pending, ""
         labels = [label for label, _ in self.kiosk.model.camera_choices]
         if pending in labels:

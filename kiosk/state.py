@@ -80,7 +80,9 @@ class Memory:
 
     ``room`` is the Janus room of the meeting (a scheduled meeting may use another room than
     [hub] room); ``camera`` the label of a shot chosen on the panel ("" while automatic);
-    ``skipped`` the scheduled meetings the room left or cancelled (not to be joined again).
+    ``skipped`` the scheduled meetings the room left or cancelled (not to be joined again);
+    ``session`` the hub session of the meeting's connection: after a crash the next start
+    ends it, or the other rooms would see this room twice until the hub times it out.
     """
 
     in_meeting: bool = False
@@ -88,6 +90,7 @@ class Memory:
     muted: bool = False
     camera: str = ""
     skipped: tuple[str, ...] = field(default=())
+    session: int | None = None
 
 
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -96,6 +99,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "muted": (bool,),
     "camera": (str,),
     "skipped": (list,),
+    "session": (int, type(None)),
 }
 
 
@@ -104,7 +108,8 @@ def _memory_from(data: Any) -> Memory:
         raise ValueError("not a meeting state of this version")
     values = {key: data[key] for key in _TYPES if key in data}
     for key, value in values.items():
-        if not isinstance(value, _TYPES[key]) or (key == "room" and isinstance(value, bool)):
+        numbered = key in ("room", "session")
+        if not isinstance(value, _TYPES[key]) or (numbered and isinstance(value, bool)):
             raise ValueError(f"{key} has the wrong type ({type(value).__name__})")
     skipped = values.pop("skipped", [])
     if not all(isinstance(item, str) for item in skipped):

@@ -57,6 +57,11 @@ async def frames_from(
     raise AssertionError(f"no frames from {display} (excluding feeds {exclude}) in {timeout} s")
 
 
+def feeds_named(call: Call, display: str) -> list[int]:
+    """The feeds ``call`` lists under ``display``."""
+    return [feed for feed, p in list(call.participants.items()) if p.display == display]
+
+
 def in_meeting(muted: bool, since: float = 0.0) -> Callable[[Message], bool]:
     """A STATUS= saying the kiosk is in its meeting with the microphone as given."""
     tail = "microphone muted" if muted else "microphone on"

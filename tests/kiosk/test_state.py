@@ -157,7 +157,7 @@ def test_numbers_read_back_unchanged(number: float) -> None:
 
 
 def test_memory_round_trip_private(tmp_path: Path) -> None:
-    memory = state.Memory(True, 1234, True, "Bàn chủ tọa", ("0@2025-03-03T08:00",))
+    memory = state.Memory(True, 1234, True, "Bàn chủ tọa", ("0@2025-03-03T08:00",), 2**52 + 7)
     assert state.save_memory(memory, tmp_path / "state")
     assert state.load_memory(tmp_path / "state") == memory
     assert (tmp_path / "state" / state.MEMORY).stat().st_mode & 0o777 == 0o600
@@ -176,6 +176,8 @@ def test_no_memory_is_a_fresh_start(tmp_path: Path) -> None:
         b'{"version": 1, "in_meeting": "yes"}',
         b'{"version": 1, "room": true}',
         b'{"version": 1, "skipped": [1]}',
+        b'{"version": 1, "session": "1234"}',
+        b'{"version": 1, "session": false}',
         b'{"version": 2, "in_meeting": true}',
         b"[1, 2]",
     ],

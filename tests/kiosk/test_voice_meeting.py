@@ -98,13 +98,14 @@ def _now(voice: Any) -> tuple[float, MicState, str | None]:
 async def _check_timeline(
     devices: Any, listener: Call, name: str, audio: Any, states: list[Any]
 ) -> None:
-    # the kiosk by its name: the hub may still list a room an earlier test left behind
-    # (a killed kiosk stays a member until the hub's session timeout)
+    # The kiosk by its name, and by its picture: the shared hub may still list a room of
+    # that name an earlier test left behind (a killed kiosk stays until the hub's timeout).
     def kiosk_seen() -> list[Any]:
-        return [p for p in listener.participants.values() if p.display == name]
+        return [
+            p for p in list(listener.participants.values())
+            if p.display == name and p.video.get()[0] is not None
+        ]  # fmt: skip
 
-    await wait_until(lambda: bool(kiosk_seen()))
-    seen = kiosk_seen()[0]
     await wait_until(lambda: bool(states))
     start = states[0][0]
     # Before anyone speaks: auto-muted, the far room hears nothing, the picture is the overview.
@@ -114,7 +115,8 @@ async def _check_timeline(
     # The far room sees the kiosk's picture. (Its frame code is not always readable in the
     # full suite, where the send tier may start lower: the overview is proven by the code
     # only when it is readable, below.)
-    await wait_until(lambda: seen.video.get()[0] is not None, timeout=10)
+    await wait_until(lambda: bool(kiosk_seen()), timeout=10)
+    seen = kiosk_seen()[-1]
     overview_read = decodable(seen.video.get()[0])
     # Speech from the left row: the microphone opens and the camera cuts to that zone.
     await wait_until(lambda: states[-1][2] == "Dãy trái", timeout=SPEECH_AT + 3)
