@@ -15,7 +15,10 @@ seconds, ± 0.5 s (the one talking goes quiet, another starts: a tone instead of
 - rooms_listed        other rooms the kiosk lists by name (participants named as joined)
 - rooms_on_tv         other rooms named on a TV tile (large, thumbnails, name tiles; the
                       rest are counted in «+ N điểm cầu khác»)
-- video_slots         other rooms whose video the kiosk decoded in the window
+- video_slots         other rooms holding one of the kiosk's video slots at the window's end
+                      (at most the speaker and [meeting] video_slots thumbnails: 9)
+- rooms_decoded       other rooms whose video the kiosk decoded in the window (more than
+                      the slots: the slots move to the talkers by ``switch``)
 - video_tiles         rooms the TV shows with video (the speaker and the thumbnails)
 - cpu_pct             the kiosk process, % of one core (all its threads: decoders, encoder)
 - down_kbps           everything the kiosk's peer connections received (SRTP, RTCP)
@@ -24,8 +27,8 @@ seconds, ± 0.5 s (the one talking goes quiet, another starts: a tone instead of
 - up_kbps             everything the kiosk's peer connections sent
 - speaker_switch_s    a publisher starts talking → the TV's large tile shows it (each switch)
 - join_s              the tap → in the meeting;  first_picture_s: the tap → the first
-                      remote frame decoded; all_pictures_s: ... from every room (one
-                      join per run, into the meeting of N-1 rooms)
+                      remote frame decoded; all_pictures_s: ... from every room that
+                      holds a video slot (one join per run, into the meeting of N-1 rooms)
 - hub_cpu_pct, publishers_cpu_pct: the hub and the light publishers (context: the machine)
 - threads, rss_mb: the kiosk process at the end
 
@@ -73,6 +76,7 @@ UNITS = {
     "rooms_listed": "rooms",
     "rooms_on_tv": "rooms",
     "video_slots": "rooms",
+    "rooms_decoded": "rooms",
     "video_tiles": "tiles",
     "cpu_pct": "% of one core",
     "down_kbps": "kbit/s",
@@ -212,10 +216,11 @@ class Meeting:
             await asyncio.sleep(0.005)
         joined = time.monotonic() - tap
         frames = self.watch.first_frames
-        while len(frames) < len(self.feeds) and time.monotonic() - tap < JOIN_TIMEOUT:
+        slots = min(len(self.feeds), call.slots.size)  # the rooms whose video we receive
+        while len(frames) < slots and time.monotonic() - tap < JOIN_TIMEOUT:
             await asyncio.sleep(0.005)
         first = min(frames.values(), default=float("nan")) - tap
-        every = max(frames.values()) - tap if len(frames) == len(self.feeds) else float("nan")
+        every = max(frames.values()) - tap if len(frames) >= slots else float("nan")
         return {"join_s": joined, "first_picture_s": first, "all_pictures_s": every}
 
     async def next_talker(self) -> None:
@@ -253,7 +258,8 @@ class Meeting:
         return {
             "rooms_listed": len(self.names & {p.display for p in parts.values()}),
             "rooms_on_tv": self._on_tv(),
-            "video_slots": len(decoded),
+            "video_slots": sum(1 for p in parts.values() if p.video_slot),
+            "rooms_decoded": len(decoded),
             "video_tiles": len(self.watch.view.video_tiles()),
             "cpu_pct": 100 * cpu / wall,
             "down_kbps": sum(v for k, v in rate.items() if k.endswith(".in")),

@@ -22,6 +22,12 @@ The rules, with the issue's figures:
   VideoRoom's and covers our video only (our audio goes to the AudioBridge, on its own
   connection). What still arrives of our total send rate (audio and video) must carry a
   tier's video plus ``AUDIO_RESERVE``: audio is never starved by video on the uplink.
+- The meeting's size is a cap too: every room receives up to ``PICTURES`` of the others'
+  pictures (the speaker and the thumbnails, ``_slots``), and they must fit a rural
+  downlink (``DOWNLINK_VIDEO``, which with the hub's audio mix stays under 1.5 Mbit/s).
+  So a room sends 640x360 to one or two others, 424x240 to three or four, and 320x180 to
+  a district meeting: one stream, sized by the meeting, instead of a second thumbnail
+  stream (aiortc has no simulcast; a second encoder would cost every room CPU and uplink).
 - *Up* one tier after ``UP_HOLD`` (30 s) clean: median loss under ``LOSS_UP`` (2 %) and no
   queue, with the next tier inside the REMB. A step up that is followed by a step down
   within ``UP_HOLD`` doubles the hold before the next try (up to ``MAX_UP_HOLD``), so a link
@@ -45,6 +51,8 @@ WINDOW = 3.0  # s of receiver reports a decision looks at (about six: audio + vi
 MIN_REPORTS = 4  # reports needed in the window before loss or a queue decides anything
 UP_HOLD = 30.0  # s clean before one step up
 MAX_UP_HOLD = 240.0  # s: the longest hold after repeated failed steps up
+PICTURES = 9  # pictures a room receives at most (a kiosk's default video slots)
+DOWNLINK_VIDEO = 1_400_000  # bit/s of video one room can receive on a rural link
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,7 @@ class TierPolicy:
         self._reports: deque[_Report] = deque()
         self._min_rtt: float | None = None
         self._remb: int | None = None
+        self._others = 0  # other rooms in the meeting
         self._send_bps: float | None = None
         self._base_hold = self._up_hold = up_hold
         self._clean_since: float | None = None
@@ -112,7 +121,16 @@ class TierPolicy:
     def tier(self) -> Tier:
         """The tier to send now."""
         cap = TOP if self._remb is None else _fitting(self._remb, audio=0)  # video only
-        return TIERS[min(self.index, cap)]
+        return TIERS[min(self.index, cap, self._size_cap)]
+
+    @property
+    def _size_cap(self) -> int:
+        pictures = max(1, min(self._others, PICTURES))
+        return _fitting(DOWNLINK_VIDEO / pictures, audio=0)
+
+    def meeting(self, others: int) -> None:
+        """How many other rooms receive our picture."""
+        self._others = others
 
     # -- inputs ---------------------------------------------------------------------
     def loss_report(self, fraction_lost: float, rtt: float | None = None) -> None:
@@ -141,6 +159,8 @@ class TierPolicy:
         if self.tier == self._sending:
             return None
         self._sending = self.tier
+        if reason is None and self._sending == TIERS[self._size_cap]:
+            reason = f"meeting of {self._others + 1} rooms"
         self.reason = reason or f"REMB {(self._remb or 0) // 1000} kbit/s"
         return Change(self.tier, self.reason)
 
@@ -167,6 +187,8 @@ class TierPolicy:
         if now - self._clean_since < self._up_hold or self.index == TOP:
             return None
         if self._remb is not None and TIERS[self.index + 1].bitrate > self._remb:
+            return None
+        if self.index >= self._size_cap:  # a step up the meeting's size would not let out
             return None
         return self._move(now, self.index + 1, f"clean for {now - self._clean_since:.0f} s")
 

@@ -72,7 +72,7 @@ class Roster:
                 log.info("room %s joined (feed %d)", _name(participant), feed.id)
                 self._emit(ParticipantJoined(participant))
         for member in self._talkers.values():  # talking before its video was announced
-            if (room := self._room_of(member)) is not None:
+            if (room := self.room_of(member)) is not None:
                 self.talking(room, True)
 
     def keep_only(self, feeds: set[int]) -> None:
@@ -112,24 +112,31 @@ class Roster:
             self._talkers[member.id] = member
         else:
             self._talkers.pop(member.id, None)
-        if (feed := self._room_of(member)) is not None:
+        if (feed := self.room_of(member)) is not None:
             self.talking(feed, talking)
 
     def bridge_joined(self, members: list[Member]) -> None:
         """We (re)joined the AudioBridge, whose members are *members*: who talks is what
         they say now (no stopped-talking reached us while we were away)."""
         self._talkers = {m.id: m for m in members if m.talking}
-        talking = {self._room_of(m) for m in self._talkers.values()}
+        talking = {self.room_of(m) for m in self._talkers.values()}
         for feed in list(self.participants):
             self.talking(feed, feed in talking)
 
-    def _room_of(self, member: Member) -> int | None:
+    def room_of(self, member: Member) -> int | None:
         """A member's room: by feed id, or by name when only one room has it (a client
         that did not join with its feed id)."""
         if member.id in self.participants:
             return member.id
         named = [p.feed for p in self.participants.values() if p.display == member.display]
         return named[0] if len(named) == 1 else None
+
+    def set_slots(self, held: set[int]) -> None:
+        """Which rooms hold a video slot (``_slots``): the others are shown by name."""
+        for participant in self.participants.values():
+            if participant.video_slot != (participant.feed in held):
+                participant.video_slot = participant.feed in held
+                self._emit(MediaChanged(participant))
 
     def set_link(self, feed: int, *, weak: bool, video_paused: bool) -> None:
         """How this room's streams reach us (``_linkstats``): weak, or its video paused.
@@ -176,7 +183,8 @@ class Roster:
         """Alive by the meeting's audio: its video cannot tell (we paused it, it publishes
         none or none ever arrived) and the room is in the AudioBridge."""
         publishes = participant.feed in self._with_video
-        video_tells = publishes and participant.media.heard and not participant.video_paused
+        receives = participant.video_slot and not participant.video_paused
+        video_tells = publishes and receives and participant.media.heard
         return not video_tells and in_bridge(participant.feed, participant.display)
 
     # -- incoming media -------------------------------------------------------------

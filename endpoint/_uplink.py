@@ -52,8 +52,11 @@ class Uplink:
         clock: Callable[[], float],
         label: str = "",
         up_hold: float = UP_HOLD,
+        others: Callable[[], int] = lambda: 0,
     ) -> None:
+        """*others*: how many other rooms are in the meeting now (the tier's size cap)."""
         self.track, self._clock, self._label = track, clock, label
+        self._others = others
         self.adapting = _seams.enabled()
         self.policy = TierPolicy(clock, up_hold)
         self._sent: deque[tuple[float, int]] = deque()
@@ -81,6 +84,7 @@ class Uplink:
                 self.policy.remb(remb)
         kbps = self._rate(total) / 1000
         self.policy.send_rate(kbps * 1000)
+        self.policy.meeting(self._others())
         if self.adapting:
             self._adapt()
         tier = self.policy.tier if self.adapting else None

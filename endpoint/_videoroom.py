@@ -339,6 +339,42 @@ class Subscriber:
         if self.video_held:  # a room subscribed meanwhile is held back too
             await self._send_video()
 
+    async def switch(self, moves: list[tuple[int, Feed]]) -> list[tuple[int, Feed]]:
+        """Give the m-line of each held room to another room (``(held, newcomer)``), with
+        one ``switch`` and no renegotiation; returns the moves the hub made. A newcomer
+        whose video mid the hub never told us is swapped in with an ``update`` instead
+        (one renegotiation). A room that vanished meanwhile is left out by the hub."""
+        async with self._lock:
+            video = {feed: mid for mid, (feed, kind) in self.subscription.mids.items()}
+            direct = [(o, n) for o, n in moves if o in video and n.video and n.id not in self.feeds]
+            swaps = [
+                (o, n) for o, n in moves if o in video and not n.video and n.id not in self.feeds
+            ]
+            if direct:
+                streams = [
+                    {"feed": n.id, "mid": n.video[0], "sub_mid": video[o]} for o, n in direct
+                ]
+                try:
+                    reply = await self.handle.request({"request": "switch", "streams": streams})
+                except HubRequestError as err:
+                    log.warning("the hub refused to switch video slots: %s", err)
+                else:
+                    self.subscription.update(reply.data)
+            for old, new in swaps:
+                request = {"request": "update", "subscribe": wanted(new)}
+                request["unsubscribe"] = [{"feed": old}]
+                with contextlib.suppress(HubRequestError):  # one of them gone on the hub
+                    await self._negotiate(await self.handle.request(request))
+            carried = {feed for feed, _ in self.subscription.mids.values()}
+            done = [(o, n) for o, n in [*direct, *swaps] if n.id in carried and o not in carried]
+            for old, new in done:
+                self.feeds.discard(old)
+                self.feeds.add(new.id)
+            self._announce()  # the moved m-lines' tracks now carry the newcomers
+            if self.video_held:  # a switched stream is sent again: keep it held
+                await self._send_video()
+            return done
+
     async def hold_video(self, hold: bool) -> None:
         """Ask the hub to stop (or resume) relaying every room's video to us; audio keeps
         flowing (through the AudioBridge). Janus pauses a subscribed stream without

@@ -20,12 +20,14 @@ from aiortc import MediaStreamTrack, RTCPeerConnection
 
 from devices import Camera, Microphone, Playout
 from endpoint import _seams
+from endpoint._audiobridge import Member
 from endpoint._backoff import Backoff
 from endpoint._janus_ws import Json
 from endpoint._linkstats import LinkWatch
 from endpoint._liveness import CHECK_EVERY, hub_lost
 from endpoint._roster import Roster
 from endpoint._session import Connection, Resume, Wiring, discard
+from endpoint._slots import SlotKeeper, VideoSlots
 from endpoint._tasks import Tasks
 from endpoint._tracks import CameraTrack, MicrophoneTrack
 from endpoint._uplink import SendStatus, Uplink
@@ -79,6 +81,8 @@ class Call:
         self.roster = Roster(playout, self._emit, clock)
         self.backoff = Backoff()
         self.video_pause = VideoPause()  # the meeting's, across its connections
+        self.slots = VideoSlots(settings.video_slots)  # whose video we receive (the meeting's)
+        self._keeper: SlotKeeper | None = None  # the connection's subscription, kept in line
         # A hub session an earlier run of this room left behind (it crashed in a meeting):
         # ended before the next join, so the others do not see the room twice.
         self.stale_session: int | None = None
@@ -93,7 +97,7 @@ class Call:
         self._recovery = Tasks("call:recover")
         self._closing = Tasks("call:close")  # closes that must finish, even in a leave
         self._announced: set[int] = set()  # feeds the hub announced during this connection
-        self._batches = itertools.count()  # names the tasks that subscribe new arrivals
+        self._batches = itertools.count()  # names the close tasks
 
     @property
     def send_status(self) -> SendStatus | None:
@@ -149,6 +153,7 @@ class Call:
             return
         self._set_state(CallState.CONNECTING)
         self.video_pause = VideoPause()  # a new meeting: no pause, no backoff from the last
+        self.slots = VideoSlots(self.settings.video_slots)
         stale, self.stale_session = self.stale_session, None
         if stale is not None:
             await discard(self.settings.url, stale, self._client_args())
@@ -169,15 +174,16 @@ class Call:
             lambda message: self._room_message(message) if self._conn is conn else None,
             lambda why: self._connection_lost(why) if self._conn is conn else None,
             lambda track: self.roster.carry_mix(track) if self._conn is conn else None,
-            lambda *talk: self.roster.member_talking(*talk) if self._conn is conn else None,
+            lambda *talk: self._member_talking(*talk) if self._conn is conn else None,
             lambda heard: self._uplink(heard) if self._conn is conn else None,
-            lambda members: self.roster.bridge_joined(members) if self._conn is conn else None,
+            lambda members: self._bridge_joined(members) if self._conn is conn else None,
         )  # a connection being closed has no say any more
         conn = self._conn = Connection(s.url, access, wiring, **self._client_args())
         self._mic_track = MicrophoneTrack(self.microphone, self.clock)
         self._mic_track.muted = self._muted
         camera = CameraTrack(self.camera, self.clock)
-        self._send_side = Uplink(camera, self.clock, s.display)  # sets the first tier
+        others = lambda: len(self.participants)  # noqa: E731 - the meeting's size caps the tier
+        self._send_side = Uplink(camera, self.clock, s.display, others=others)  # the first tier
         self._tracks = [camera, self._mic_track]
         self._announced = set()
         feeds = await self._conn.open(camera, self._mic_track, timeout, self._resume)
@@ -187,14 +193,21 @@ class Call:
         # Rooms from before the break that the hub no longer lists are gone; rooms the
         # hub announced while we were joining are not in its list, but they are here.
         self.roster.keep_only({f.id for f in feeds} | self._announced)
+        self.slots.keep_only({f.id for f in feeds} | self._announced)
         self._media.spawn("liveness", self._watch())
         self._media.spawn("link", self._link_watch(conn).run())
         pcs = conn.peer_connections()  # our video, and our audio to the AudioBridge
         self._media.spawn("send-side", self._send_side.run(pcs["sending"], pcs["audio"]))
+        assert conn.subscriber is not None  # opened
+        keeper = self._keeper = SlotKeeper(
+            self.slots, conn.subscriber, conn.add, self.clock, self.roster.set_slots
+        )
+        self._arrive(feeds)
         try:
-            await self._add_feeds(feeds)
+            await keeper.settle()
         except EndpointError as err:  # one room gone meanwhile must not fail the join
             log.warning("could not receive every room: %s", err)
+        self._media.spawn("slots", keeper.run())
 
     async def leave(self) -> None:
         """Leave cleanly (also stops reconnecting); ends in IDLE. Calling it again while
@@ -346,16 +359,50 @@ class Call:
         event = room_event(data)
         if event.published:
             self._announced.update(f.id for f in event.published)
-            self._media.spawn(f"add:{next(self._batches)}", self._add_feeds(event.published))
+            self._arrive(event.published)
         if event.unpublished in self.participants:  # it may publish again: keep its tile
             if self._conn is not None and self._conn.subscriber is not None:
                 self._conn.subscriber.forget(event.unpublished)
             self.roster.unpublished(event.unpublished)
+            self._slot_gone(event.unpublished)
         if event.left is not None and event.left in self.participants:
             self.roster.drop(event.left)
             self._media.spawn(f"remove:{event.left}", self._unsubscribe(event.left))
         if event.talking is not None:
             self.roster.talking(*event.talking)
+            self._talk(*event.talking)
+
+    # -- whose video we receive ---------------------------------------------------------
+    def _arrive(self, feeds: list[Feed]) -> None:
+        self.roster.arrive(feeds)
+        self.slots.publish(feeds)
+        for feed in feeds:  # talking before its video was announced
+            participant = self.participants.get(feed.id)
+            if participant is not None and participant.talking:
+                self.slots.talk(feed.id, True, self.clock())
+        self._slots_changed()
+
+    def _slot_gone(self, feed: int) -> None:
+        self.slots.gone(feed)
+        self._slots_changed()
+
+    def _talk(self, feed: int, talking: bool) -> None:
+        if self.slots.talk(feed, talking, self.clock()) and talking:
+            self._slots_changed()
+
+    def _member_talking(self, member: Member, talking: bool) -> None:
+        self.roster.member_talking(member, talking)
+        if (feed := self.roster.room_of(member)) is not None:
+            self._talk(feed, talking)
+
+    def _bridge_joined(self, members: list[Member]) -> None:
+        self.roster.bridge_joined(members)
+        for feed, participant in self.participants.items():
+            self._talk(feed, participant.talking)
+
+    def _slots_changed(self) -> None:
+        if self._keeper is not None:
+            self._keeper.changed()
 
     def _uplink(self, receiving: bool) -> None:
         """The hub (its AudioBridge) hears our audio again, or has heard none for its
@@ -371,13 +418,10 @@ class Call:
         self._lose(FailReason.CONNECTION_LOST, "the hub receives no audio from this room")
 
     async def _unsubscribe(self, feed: int) -> None:
+        self.slots.gone(feed)
         if self._conn is not None and self._conn.subscriber is not None:
             await self._conn.subscriber.remove(feed)
-
-    async def _add_feeds(self, feeds: list[Feed]) -> None:
-        self.roster.arrive(feeds)
-        if self._conn is not None:
-            await self._conn.add(feeds)
+        self._slots_changed()  # its slot is free for the next room
 
 
 def _reason(err: BaseException) -> tuple[FailReason, str]:

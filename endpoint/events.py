@@ -34,6 +34,7 @@ class HubSettings:
     ca_file: str | None = None
     ice_servers: tuple[str, ...] = ()
     connect_timeout: float = 5.0
+    video_slots: int = 9  # rooms whose video we receive at most: the speaker and 8 thumbnails
 
 
 @dataclass
@@ -47,6 +48,7 @@ class Participant:
     media: MediaClock = field(default_factory=lambda: MediaClock(time.monotonic()))
     weak: bool = False  # its stream reaches us poorly (loss, frame rate): «đường truyền yếu»
     video_paused: bool = False  # we asked the hub to hold its video back (our downlink)
+    video_slot: bool = True  # its video holds one of our slots (bounded video, ``_slots``)
 
     @property
     def stale(self) -> bool:

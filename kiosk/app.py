@@ -44,6 +44,7 @@ def hub_settings(config: Config) -> HubSettings:
         ca_file=str(hub.ca_file) if hub.ca_file else None,
         ice_servers=tuple(hub.ice_servers),
         connect_timeout=hub.connect_timeout,
+        video_slots=config.meeting.video_slots + 1,  # the speaker, and the thumbnails
     )
 
 

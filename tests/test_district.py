@@ -59,8 +59,10 @@ async def lights(hub: Any, media: Media) -> AsyncIterator[Callable[..., LightRoo
 class Kiosk:
     """A kiosk's call, view-model and TV meeting view, wired as ``KioskWindow`` does."""
 
-    def __init__(self, hub: Any) -> None:
-        settings = HubSettings(url=hub.url, room=hub.room.room, display="Huyện", pin=hub.room.pin)
+    def __init__(self, hub: Any, slots: int = 9) -> None:
+        settings = HubSettings(
+            url=hub.url, room=hub.room.room, display="Huyện", pin=hub.room.pin, video_slots=slots
+        )
         self.camera = SyntheticCamera("Huyện", 320, 180, 10)
         self.call = Call(settings, self.camera, SyntheticMicrophone(), Playout())
         self.model = CallViewModel(self.call)
@@ -139,6 +141,68 @@ async def test_five_rooms_listed_one_mix_talker_large(
     await all_moving(kiosk, [r.feed for r in rooms])
     assert kiosk.call.state is CallState.IN_MEETING
     sane(kiosk.view.layout_plan)
+
+
+def receiving(kiosk: Kiosk) -> set[int]:
+    """The rooms whose video holds one of the kiosk's slots."""
+    return {feed for feed, p in kiosk.call.participants.items() if p.video_slot}
+
+
+def video_mlines(kiosk: Kiosk) -> int:
+    conn = kiosk.call._conn
+    assert conn is not None and conn.subscriber is not None
+    return len(conn.subscriber.pc.getTransceivers())
+
+
+async def test_bounded_video_slots_follow_the_talker_by_switch(
+    hub: Any, qapp: Any, lights: Callable[..., LightRoom]
+) -> None:
+    """Five rooms, three video slots: three rooms send us video, two are listed by name; a
+    room outside the slots that talks is switched in (no new m-line: no renegotiation) in
+    place of the least recent speaker, and shows large; a room that leaves frees its slot."""
+    kiosk = Kiosk(hub, slots=3)
+    kiosk.camera.start()
+    try:
+        rooms = [lights(f"Xã Khe {i}") for i in range(1, 6)]
+        await asyncio.gather(*(room.join() for room in rooms))
+        await kiosk.call.join()
+        by_feed = {r.feed: r for r in rooms}
+        await wait_until(lambda: len(receiving(kiosk)) == 3, timeout=10)
+        held = sorted(receiving(kiosk))
+        await all_moving(kiosk, held)
+        assert len(kiosk.call.participants) == 5 and video_mlines(kiosk) == 3
+        outside = [f for f in by_feed if f not in held]
+        assert not any(kiosk.call.participants[f].video_slot for f in outside)
+        assert set(kiosk.view.layout_plan.no_video) >= set(outside)  # named tiles
+        speaker = kiosk.call.participants[held[0]]
+        by_feed[held[0]].talk(True)  # a held room talks: nothing moves
+        await wait_until(lambda: speaker.talking, timeout=SPEAKER_DEADLINE_S)
+        by_feed[held[0]].talk(False)
+        await wait_until(lambda: not speaker.talking, timeout=SPEAKER_DEADLINE_S)
+        assert receiving(kiosk) == set(held)
+        by_feed[outside[0]].talk(True)
+        await wait_until(lambda: outside[0] in receiving(kiosk), timeout=SPEAKER_DEADLINE_S)
+        now = receiving(kiosk)  # the recent speaker kept its slot; one that never spoke gave it
+        assert len(now) == 3 and held[0] in now and len(now & set(held[1:])) == 1
+        await all_moving(kiosk, [outside[0]])
+        await wait_until(lambda: kiosk.large(qapp) == outside[0], timeout=SPEAKER_DEADLINE_S)
+        assert video_mlines(kiosk) == 3  # moved by switch, not by a new m-line
+        by_feed[outside[0]].talk(False)
+        await by_feed[held[0]].leave()  # its slot goes to a room waiting outside
+
+        def refilled() -> bool:
+            got = receiving(kiosk)
+            return len(got) == 3 and held[0] not in got and outside[0] in got
+
+        await wait_until(refilled, timeout=10)
+        await all_moving(kiosk, sorted(receiving(kiosk)))
+        assert kiosk.call.state is CallState.IN_MEETING
+        sane(kiosk.view.layout_plan)
+    finally:
+        await kiosk.call.leave()
+        await kiosk.model.close()
+        kiosk.camera.stop()
+        kiosk.view.deleteLater()
 
 
 async def test_odd_room_names_keep_the_meeting_and_the_screen_sane(

@@ -48,10 +48,9 @@ QLabel#more { background: #1b2430; color: #c9d4e3; border: 4px solid #2c3a4d; }
 
 
 def video_available(participant: Participant) -> bool:
-    """Whether a room's video reaches us now. Today every room's does unless we paused it;
-    when the hub moves video between rooms (``switch``), a room outside the slots will
-    say so here too (``video_slot``, if the endpoint provides it)."""
-    return not participant.video_paused and bool(getattr(participant, "video_slot", True))
+    """Whether a room's video reaches us now: it holds one of the call's video slots (the
+    hub moves them between rooms as talkers change) and we have not paused it."""
+    return participant.video_slot and not participant.video_paused
 
 
 def room_muted(participant: Participant) -> bool:

@@ -206,3 +206,25 @@ def test_a_long_but_steady_round_trip_is_not_a_queue() -> None:
     clock = Clock()
     policy = TierPolicy(clock)
     assert run(policy, clock, 60, rtt=0.3) == []
+
+
+def test_the_meeting_size_caps_the_tier_so_every_room_s_downlink_fits() -> None:
+    """Each room receives up to nine pictures: what we send, times the pictures a room
+    receives, fits 1.4 Mbit/s (with the mix, under issue 14's 1.5 Mbit/s)."""
+    clock = Clock()
+    policy = TierPolicy(clock)
+    sizes = {others: (policy.meeting(others), policy.tier)[1] for others in (1, 2, 3, 4, 5, 24)}
+    assert [t.name for t in sizes.values()] == [
+        "640x360@15", "640x360@15", "424x240@15", "424x240@15", "320x180@10", "320x180@10",
+    ]  # fmt: skip
+    assert all(t.bitrate * min(n, 9) <= 1_400_000 for n, t in sizes.items())
+    policy.meeting(1)
+    assert policy.decide() is None  # still at the top
+    policy.meeting(12)  # a district meeting: down at once, and said why
+    change = policy.decide()
+    assert change is not None and index(change) == LOWEST_VIDEO
+    assert change.reason == "meeting of 13 rooms"
+    assert not run(policy, clock, 200)  # a clean link does not step above the meeting's cap
+    policy.meeting(2)  # the others left: back up at once
+    change = policy.decide()
+    assert change is not None and change.tier is TIERS[TOP]
