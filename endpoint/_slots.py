@@ -122,6 +122,8 @@ class Subscription(Protocol):
 
     async def switch(self, moves: list[tuple[int, Feed]]) -> list[tuple[int, Feed]]: ...
 
+    async def remove(self, feed: int) -> None: ...
+
 
 class SlotKeeper:
     """Brings one connection's subscription in line with :class:`VideoSlots`, one change
@@ -148,6 +150,8 @@ class SlotKeeper:
         """Make the changes the plan asks for now."""
         async with self._lock:
             try:
+                for feed in [f for f in self.subscriber.feeds if f not in self.slots.feeds]:
+                    await self.subscriber.remove(feed)  # gone while its slot was moving to it
                 plan = self.slots.plan(set(self.subscriber.feeds), self._clock())
                 if plan.add:
                     await self._subscribe(plan.add)
@@ -156,6 +160,8 @@ class SlotKeeper:
                     self.slots.given((new.id for _, new in done), self._clock())
                     for old, new in done:
                         log.info("video slot: feed %d in place of feed %d", new.id, old)
+                    if any(new.id not in self.slots.feeds for _, new in done):
+                        self._dirty.set()  # one left meanwhile: its slot is freed next
             finally:
                 self._on_held(set(self.subscriber.feeds))
 

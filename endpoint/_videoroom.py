@@ -370,6 +370,10 @@ class Subscriber:
             for old, new in done:
                 self.feeds.discard(old)
                 self.feeds.add(new.id)
+            if len(done) < len(moves):
+                made = {new.id for _, new in done}
+                left = [new.id for _, new in moves if new.id not in made]
+                log.info("video slots: the hub did not move feeds %s (gone meanwhile?)", left)
             self._announce()  # the moved m-lines' tracks now carry the newcomers
             if self.video_held:  # a switched stream is sent again: keep it held
                 await self._send_video()

@@ -205,6 +205,43 @@ async def test_bounded_video_slots_follow_the_talker_by_switch(
         kiosk.view.deleteLater()
 
 
+async def test_a_publisher_that_vanishes_during_a_switch_leaves_the_slots_sane(
+    hub: Any, qapp: Any, lights: Callable[..., LightRoom], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The switch to a room that left by the time the hub reads it (the race, made
+    certain): the hub skips it, the slot keeps its room, the log says so, and the next
+    switch works. (A room that vanishes without leaving is still a publisher to the hub:
+    its slot shows «mất kết nối» until the hub drops it, then goes to another room.)"""
+    caplog.set_level(logging.INFO)
+    kiosk = Kiosk(hub, slots=2)
+    kiosk.camera.start()
+    try:
+        rooms = [lights(f"Xã Suối {i}") for i in range(1, 5)]
+        await asyncio.gather(*(room.join() for room in rooms))
+        await kiosk.call.join()
+        await wait_until(lambda: len(receiving(kiosk)) == 2, timeout=10)
+        held = sorted(receiving(kiosk))
+        outside = [r for r in rooms if r.feed not in held]
+        target = kiosk.call.slots.feeds[outside[0].feed]
+        await outside[0].leave()  # gone from the hub, as the switch goes out
+        conn = kiosk.call._conn
+        assert conn is not None and conn.subscriber is not None
+        moved = await conn.subscriber.switch([(held[0], target)])  # the hub may still take it
+        assert moved == [] and receiving(kiosk) == set(held)  # the slot keeps its room
+        assert "the hub did not move feeds" in caplog.text
+        await all_moving(kiosk, held)
+        outside[1].talk(True)  # the next switch works
+        await wait_until(lambda: outside[1].feed in receiving(kiosk), timeout=SPEAKER_DEADLINE_S)
+        await all_moving(kiosk, [outside[1].feed])
+        assert len(receiving(kiosk)) == 2 and kiosk.call.state is CallState.IN_MEETING
+        assert "video slot: feed" in caplog.text  # the log says what moved
+    finally:
+        await kiosk.call.leave()
+        await kiosk.model.close()
+        kiosk.camera.stop()
+        kiosk.view.deleteLater()
+
+
 async def test_odd_room_names_keep_the_meeting_and_the_screen_sane(
     kiosk: Kiosk, lights: Callable[..., LightRoom], caplog: pytest.LogCaptureFixture
 ) -> None:
