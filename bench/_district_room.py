@@ -263,7 +263,8 @@ class _ReplayPublisher(Publisher):
     async def _offer(self, tracks: list[MediaStreamTrack]) -> Json:
         for track in tracks:
             transceiver = self.pc.addTransceiver(track, direction="sendonly")
-            replay_video(transceiver.sender, track)  # type: ignore[arg-type]
+            replay = replay_voice if track.kind == "audio" else replay_video
+            replay(transceiver.sender, track)  # type: ignore[arg-type]
         await self.pc.setLocalDescription(await self.pc.createOffer())
         return {"type": "offer", "sdp": self.pc.localDescription.sdp}
 
@@ -272,8 +273,18 @@ class LightRoom:
     """One room of the meeting: video to the VideoRoom, voice to the AudioBridge."""
 
     def __init__(
-        self, url: str, room: int, pin: str | None, display: str, media: Media, video: bool = True
+        self,
+        url: str,
+        room: int,
+        pin: str | None,
+        display: str,
+        media: Media,
+        video: bool = True,
+        browser: bool = False,
     ) -> None:
+        """*browser*: join as a janus.js client does by default: the hub's own ids in each
+        plugin (not the same member id), and audio published into the VideoRoom too."""
+        self.browser = browser
         self.access = RoomAccess(room, pin, display)
         self.client = JanusClient(url)
         self.media = media
@@ -296,10 +307,14 @@ class LightRoom:
         bridge = await self.client.attach(AUDIO_PLUGIN)
         self.bridge = _SendOnlyBridge(bridge, self.access, lambda track: None)
         self.bridge.on_lost = self.on_lost
-        steps = [self.bridge.join(self.voice, member)]
+        bridge_id = 1 + secrets.randbelow(MEMBER_IDS - 1) if self.browser else member
+        steps = [self.bridge.join(self.voice, bridge_id)]
         if self.video is not None:
             self.publisher = _ReplayPublisher(await self.client.attach(PLUGIN), self.access)
-            steps.append(self.publisher.join([self.video], member))
+            tracks: list[MediaStreamTrack] = [self.video]
+            if self.browser:
+                tracks.append(ReplayVoice(self.media))
+            steps.append(self.publisher.join(tracks, member))
         async with asyncio.timeout(timeout):
             await asyncio.gather(*steps)
         self.feed = member

@@ -48,8 +48,8 @@ async def lights(hub: Any, media: Media) -> AsyncIterator[Callable[..., LightRoo
     """Factory of light publishers on the session's hub; they leave at the end."""
     made: list[LightRoom] = []
 
-    def make(name: str, video: bool = True) -> LightRoom:
-        made.append(LightRoom(hub.url, hub.room.room, hub.room.pin, name, media, video))
+    def make(name: str, video: bool = True, browser: bool = False) -> LightRoom:
+        made.append(LightRoom(hub.url, hub.room.room, hub.room.pin, name, media, video, browser))
         return made[-1]
 
     yield make
@@ -240,6 +240,31 @@ async def test_a_publisher_that_vanishes_during_a_switch_leaves_the_slots_sane(
         await kiosk.model.close()
         kiosk.camera.stop()
         kiosk.view.deleteLater()
+
+
+async def test_a_client_joining_as_janus_js_does_fits_the_meeting(
+    kiosk: Kiosk, lights: Callable[..., LightRoom], qapp: Any
+) -> None:
+    """A browser on janus.js, as the operator guide tells it to join, but with janus.js's
+    defaults: other ids in the two plugins (its talking is matched by its unique name) and
+    its audio published into the VideoRoom too (not subscribed: heard once, in the mix)."""
+    browser = lights("Cán bộ huyện (trình duyệt)", browser=True)
+    other = lights("Xã Bên Sông")
+    await asyncio.gather(browser.join(), other.join())
+    await kiosk.call.join()
+    await wait_until(lambda: browser.feed in kiosk.call.participants, timeout=10)
+    await all_moving(kiosk, [browser.feed, other.feed])
+    conn = kiosk.call._conn
+    assert conn is not None and conn.subscriber is not None
+    assert {t.kind for t in conn.subscriber.pc.getTransceivers()} == {"video"}
+    assert conn.in_bridge(browser.feed, browser.display)  # in the meeting's audio, by name
+    participant = kiosk.call.participants[browser.feed]
+    browser.talk(True)
+    await wait_until(lambda: participant.talking, timeout=SPEAKER_DEADLINE_S)
+    await wait_until(lambda: kiosk.large(qapp) == browser.feed, timeout=SPEAKER_DEADLINE_S)
+    browser.talk(False)
+    await wait_until(lambda: not participant.talking, timeout=SPEAKER_DEADLINE_S)
+    assert kiosk.call.state is CallState.IN_MEETING
 
 
 async def test_odd_room_names_keep_the_meeting_and_the_screen_sane(
