@@ -80,16 +80,31 @@ class Kiosk:
         plan = self.view.layout_plan
         return plan.large if plan is not None else None
 
+    async def close(self) -> None:
+        await self.call.leave()
+        await self.model.close()
+        self.camera.stop()
+        self.view.deleteLater()
+
 
 @pytest.fixture
-async def kiosk(hub: Any, qapp: Any) -> AsyncIterator[Kiosk]:
-    made = Kiosk(hub)
-    made.camera.start()
-    yield made
-    await made.call.leave()
-    await made.model.close()
-    made.camera.stop()
-    made.view.deleteLater()
+async def kiosks(hub: Any, qapp: Any) -> AsyncIterator[Callable[[int], Kiosk]]:
+    """Factory of kiosks with *slots* video slots; they leave at the end."""
+    made: list[Kiosk] = []
+
+    def make(slots: int = 9) -> Kiosk:
+        made.append(Kiosk(hub, slots))
+        made[-1].camera.start()
+        return made[-1]
+
+    yield make
+    for kiosk in made:
+        await kiosk.close()
+
+
+@pytest.fixture
+def kiosk(kiosks: Callable[[int], Kiosk]) -> Kiosk:
+    return kiosks(9)
 
 
 def audio_bytes_in(call: Call) -> int:
@@ -155,91 +170,79 @@ def video_mlines(kiosk: Kiosk) -> int:
 
 
 async def test_bounded_video_slots_follow_the_talker_by_switch(
-    hub: Any, qapp: Any, lights: Callable[..., LightRoom]
+    kiosks: Callable[[int], Kiosk], qapp: Any, lights: Callable[..., LightRoom]
 ) -> None:
     """Five rooms, three video slots: three rooms send us video, two are listed by name; a
     room outside the slots that talks is switched in (no new m-line: no renegotiation) in
     place of the least recent speaker, and shows large; a room that leaves frees its slot."""
-    kiosk = Kiosk(hub, slots=3)
-    kiosk.camera.start()
-    try:
-        rooms = [lights(f"Xã Khe {i}") for i in range(1, 6)]
-        await asyncio.gather(*(room.join() for room in rooms))
-        await kiosk.call.join()
-        by_feed = {r.feed: r for r in rooms}
-        await wait_until(lambda: len(receiving(kiosk)) == 3, timeout=10)
-        held = sorted(receiving(kiosk))
-        await all_moving(kiosk, held)
-        assert len(kiosk.call.participants) == 5 and video_mlines(kiosk) == 3
-        outside = [f for f in by_feed if f not in held]
-        assert not any(kiosk.call.participants[f].video_slot for f in outside)
-        assert set(kiosk.view.layout_plan.no_video) >= set(outside)  # named tiles
-        speaker = kiosk.call.participants[held[0]]
-        by_feed[held[0]].talk(True)  # a held room talks: nothing moves
-        await wait_until(lambda: speaker.talking, timeout=SPEAKER_DEADLINE_S)
-        by_feed[held[0]].talk(False)
-        await wait_until(lambda: not speaker.talking, timeout=SPEAKER_DEADLINE_S)
-        assert receiving(kiosk) == set(held)
-        by_feed[outside[0]].talk(True)
-        await wait_until(lambda: outside[0] in receiving(kiosk), timeout=SPEAKER_DEADLINE_S)
-        now = receiving(kiosk)  # the recent speaker kept its slot; one that never spoke gave it
-        assert len(now) == 3 and held[0] in now and len(now & set(held[1:])) == 1
-        await all_moving(kiosk, [outside[0]])
-        await wait_until(lambda: kiosk.large(qapp) == outside[0], timeout=SPEAKER_DEADLINE_S)
-        assert video_mlines(kiosk) == 3  # moved by switch, not by a new m-line
-        by_feed[outside[0]].talk(False)
-        await by_feed[held[0]].leave()  # its slot goes to a room waiting outside
+    kiosk = kiosks(3)
+    rooms = [lights(f"Xã Khe {i}") for i in range(1, 6)]
+    await asyncio.gather(*(room.join() for room in rooms))
+    await kiosk.call.join()
+    by_feed = {r.feed: r for r in rooms}
+    await wait_until(lambda: len(receiving(kiosk)) == 3, timeout=10)
+    held = sorted(receiving(kiosk))
+    await all_moving(kiosk, held)
+    assert len(kiosk.call.participants) == 5 and video_mlines(kiosk) == 3
+    outside = [f for f in by_feed if f not in held]
+    assert not any(kiosk.call.participants[f].video_slot for f in outside)
+    assert set(kiosk.view.layout_plan.no_video) >= set(outside)  # named tiles
+    speaker = kiosk.call.participants[held[0]]
+    by_feed[held[0]].talk(True)  # a held room talks: nothing moves
+    await wait_until(lambda: speaker.talking, timeout=SPEAKER_DEADLINE_S)
+    by_feed[held[0]].talk(False)
+    await wait_until(lambda: not speaker.talking, timeout=SPEAKER_DEADLINE_S)
+    assert receiving(kiosk) == set(held)
+    by_feed[outside[0]].talk(True)
+    await wait_until(lambda: outside[0] in receiving(kiosk), timeout=SPEAKER_DEADLINE_S)
+    now = receiving(kiosk)  # the recent speaker kept its slot; one that never spoke gave it
+    assert len(now) == 3 and held[0] in now and len(now & set(held[1:])) == 1
+    await all_moving(kiosk, [outside[0]])
+    await wait_until(lambda: kiosk.large(qapp) == outside[0], timeout=SPEAKER_DEADLINE_S)
+    assert video_mlines(kiosk) == 3  # moved by switch, not by a new m-line
+    by_feed[outside[0]].talk(False)
+    await by_feed[held[0]].leave()  # its slot goes to a room waiting outside
 
-        def refilled() -> bool:
-            got = receiving(kiosk)
-            return len(got) == 3 and held[0] not in got and outside[0] in got
+    def refilled() -> bool:
+        got = receiving(kiosk)
+        return len(got) == 3 and held[0] not in got and outside[0] in got
 
-        await wait_until(refilled, timeout=10)
-        await all_moving(kiosk, sorted(receiving(kiosk)))
-        assert kiosk.call.state is CallState.IN_MEETING
-        sane(kiosk.view.layout_plan)
-    finally:
-        await kiosk.call.leave()
-        await kiosk.model.close()
-        kiosk.camera.stop()
-        kiosk.view.deleteLater()
+    await wait_until(refilled, timeout=10)
+    await all_moving(kiosk, sorted(receiving(kiosk)))
+    assert kiosk.call.state is CallState.IN_MEETING
+    sane(kiosk.view.layout_plan)
 
 
 async def test_a_publisher_that_vanishes_during_a_switch_leaves_the_slots_sane(
-    hub: Any, qapp: Any, lights: Callable[..., LightRoom], caplog: pytest.LogCaptureFixture
+    kiosks: Callable[[int], Kiosk],
+    lights: Callable[..., LightRoom],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The switch to a room that left by the time the hub reads it (the race, made
     certain): the hub skips it, the slot keeps its room, the log says so, and the next
     switch works. (A room that vanishes without leaving is still a publisher to the hub:
     its slot shows «mất kết nối» until the hub drops it, then goes to another room.)"""
     caplog.set_level(logging.INFO)
-    kiosk = Kiosk(hub, slots=2)
-    kiosk.camera.start()
-    try:
-        rooms = [lights(f"Xã Suối {i}") for i in range(1, 5)]
-        await asyncio.gather(*(room.join() for room in rooms))
-        await kiosk.call.join()
-        await wait_until(lambda: len(receiving(kiosk)) == 2, timeout=10)
-        held = sorted(receiving(kiosk))
-        outside = [r for r in rooms if r.feed not in held]
-        target = kiosk.call.slots.feeds[outside[0].feed]
-        await outside[0].leave()  # gone from the hub, as the switch goes out
-        conn = kiosk.call._conn
-        assert conn is not None and conn.subscriber is not None
-        moved = await conn.subscriber.switch([(held[0], target)])  # the hub may still take it
-        assert moved == [] and receiving(kiosk) == set(held)  # the slot keeps its room
-        assert "the hub did not move feeds" in caplog.text
-        await all_moving(kiosk, held)
-        outside[1].talk(True)  # the next switch works
-        await wait_until(lambda: outside[1].feed in receiving(kiosk), timeout=SPEAKER_DEADLINE_S)
-        await all_moving(kiosk, [outside[1].feed])
-        assert len(receiving(kiosk)) == 2 and kiosk.call.state is CallState.IN_MEETING
-        assert "video slot: feed" in caplog.text  # the log says what moved
-    finally:
-        await kiosk.call.leave()
-        await kiosk.model.close()
-        kiosk.camera.stop()
-        kiosk.view.deleteLater()
+    kiosk = kiosks(2)
+    rooms = [lights(f"Xã Suối {i}") for i in range(1, 5)]
+    await asyncio.gather(*(room.join() for room in rooms))
+    await kiosk.call.join()
+    await wait_until(lambda: len(receiving(kiosk)) == 2, timeout=10)
+    held = sorted(receiving(kiosk))
+    outside = [r for r in rooms if r.feed not in held]
+    target = kiosk.call.slots.feeds[outside[0].feed]
+    await outside[0].leave()  # gone from the hub, as the switch goes out
+    conn = kiosk.call._conn
+    assert conn is not None and conn.subscriber is not None
+    moved = await conn.subscriber.switch([(held[0], target)])  # the hub may still take it
+    assert moved == [] and receiving(kiosk) == set(held)  # the slot keeps its room
+    assert "the hub did not move feeds" in caplog.text
+    await all_moving(kiosk, held)
+    outside[1].talk(True)  # the next switch works
+    await wait_until(lambda: outside[1].feed in receiving(kiosk), timeout=SPEAKER_DEADLINE_S)
+    await all_moving(kiosk, [outside[1].feed])
+    assert len(receiving(kiosk)) == 2 and kiosk.call.state is CallState.IN_MEETING
+    assert "video slot: feed" in caplog.text  # the log says what moved
 
 
 async def test_a_client_joining_as_janus_js_does_fits_the_meeting(
