@@ -13,6 +13,15 @@ Per 10 ms frame (internally 16 kHz) a frame is *speech evidence* when
     (a radio; see ``_noisedir``) unless ``ONSET_BYPASS_DB`` over the floor.
 The noise and echo models learn all the time (the noise model from the echo-compensated level
 while the far end plays), so the gate is ready within a second whatever the far end does.
+Start-up: no level counts as loud before the noise model has learned ``KNOWN_FRAMES`` (a gate
+that opened on anything the detector calls speech until its noise model was ready opened on
+babble and on the far end's first words in every meeting); the far end's first
+``ECHO_LISTEN_FRAMES`` only teach the echo model, and while it is young (``DT_TRAINED``) a
+far-end frame must also clear the noise statistics, which then hold the echo.
+Noise the detector does not take for speech (traffic, rain, a fan, music: ``speechlike``, the
+share of quiet shut frames it calls speech, is low) lowers the level floor by up to
+``RELAX_DB``: there the detector is the discriminating cue and the floor only a guard; below
+the floor a turn opens only after ``RELAX_ATTACK_FRAMES`` in a row. Babble keeps the full floor.
 The gate opens after ``attack_ms`` of evidence, stays open ``hold_ms`` after the last evidence,
 then ramps the gain down over ``release_ms``.
 Bad input never mutes: faults put the gate in FAILSAFE_OPEN with the fault as the reason, and
@@ -33,7 +42,7 @@ import webrtcvad
 
 from devices.voice._config import GateConfig
 from devices.voice._dsp import F64, FRAME, RATE, Decimator, Framer, band_matrix, to_int16_bytes
-from devices.voice._levels import EchoModel, NoiseModel
+from devices.voice._levels import DT_TRAINED, EchoModel, NoiseModel
 from devices.voice._speech import DetectorUnavailable, EchoSuppressor, SpeechDetector
 
 log = logging.getLogger(__name__)
@@ -49,6 +58,11 @@ SMOOTH_FRAMES = 6  # band powers are averaged over 60 ms: babble fluctuations av
 ONSET_BYPASS_DB = 6.0  # a frame from a noise direction counts when this far over the floor
 LEARN_FLOOR = 0.1  # while the far end plays the noise model learns power - echo, >= this share
 STEADY_SPREAD_DB = 2.5  # noise whose level spreads less than this is steady (fan, hum)
+KNOWN_FRAMES = 10  # frames the noise model must have learned before any level counts as loud
+ECHO_LISTEN_FRAMES = 20  # far-end frames the echo model hears before any double talk counts
+RELAX_DB = 3.0  # level floor relief when the room's noise does not sound like speech at all
+RELAX_ATTACK_FRAMES = 4  # ... but opens below the floor only after this many frames in a row
+SPEECHLIKE_FRAMES = 300  # the noise's speech-likeness is a running mean over ~3 s of quiet
 
 
 class GateState(enum.Enum):
@@ -149,6 +163,9 @@ class VoiceGate:
         except DetectorUnavailable as err:
             log.warning("auto-mute off, the room stays audible: %s", err)
         self.probability = 0.0
+        self.speechlike = 1.0  # share of quiet shut frames the detector calls speech
+        self._quiet_frames = 0
+        self._relaxed_run = 0
         self._far_tail = 0
         self._frames = 0
         self._rings = (
@@ -157,6 +174,7 @@ class VoiceGate:
         )
         self._ring_pos = [0, 0]
         self._last = GateFrame(0.0, GateState.AUTO_MUTED, 0.0, False, False, 0.0, 0.0, ("start",))
+        self.trace: list[tuple[float, ...]] | None = None  # bench: per-frame cues when a list
 
     def process(
         self,
@@ -236,10 +254,25 @@ class VoiceGate:
         cfg = self.config
         p_need = min(cfg.speech_hold, cfg.speech_threshold) if holding else cfg.speech_threshold
         speechy = prob >= p_need
-        loud = self._over_echo(power, echo) if far else above >= 0.0 or not self._noise.ready
+        known = self._noise.frames >= KNOWN_FRAMES
+        relaxed = speechy and known and not far and above >= -self._relax_db()
+        self._relaxed_run = self._relaxed_run + 1 if relaxed else 0
+        # below the floor, only a sustained run opens (a music onset is one chunk of "speech")
+        relaxed = relaxed and (holding or self._relaxed_run >= RELAX_ATTACK_FRAMES)
+        if far:
+            # an echo model that has not heard ~1 s of the far end yet cannot tell its echo from
+            # the room: the level must also clear the (echo-filled) noise statistics
+            young = self._echo.updates < DT_TRAINED
+            loud = self._over_echo(power, echo) and known and (above >= 0.0 or not young)
+            # the far end's first sound ever: the echo path is still unknown, listen first
+            loud = loud and self._echo.updates >= ECHO_LISTEN_FRAMES
+        else:
+            loud = (above >= 0.0 and known) or relaxed
         pointed = noise_dir and above < ONSET_BYPASS_DB and not self.steady_noise
         evidence = bool(speechy and loud and not veto and not pointed)
         gain = self._hyst.step(evidence)
+        if not far and known and gain == 0.0 and above < 0.0:
+            self._learn_speechlike(prob)
         self._learn(power, residual, echo, far, from_tv, near=self._hyst.holding)
         state, reasons = self._state(gain, evidence, vad, far, veto, faults)
         gain = self._gain(state, gain)
@@ -248,9 +281,25 @@ class VoiceGate:
             and not pointed
         )  # fmt: skip
         self.probability = prob
+        if self.trace is not None:
+            cues = (prob, *levels, *floors, loud, veto, pointed, far, evidence)
+            self.trace.append(tuple(float(c) for c in cues))
         return GateFrame(
             t, state, gain, evidence, far, levels[0], floors[0], reasons, candidate, vad
         )
+
+    def _learn_speechlike(self, prob: float) -> None:
+        """Feed a shut frame at or below the noise's typical level: what the detector says of
+        the room's noise alone."""
+        self._quiet_frames += 1
+        step = 1.0 / min(self._quiet_frames, SPEECHLIKE_FRAMES)
+        self.speechlike += (float(prob >= self.config.speech_threshold) - self.speechlike) * step
+
+    def _relax_db(self) -> float:
+        """How far below the level floor speech evidence may be: up to ``RELAX_DB`` when the
+        detector hears no speech in the room's noise (traffic, rain, a fan, music), none when
+        the noise itself is talk (babble), where the level is the only cue left."""
+        return RELAX_DB * min(1.0, max(0.0, 1.0 - 2.0 * self.speechlike))
 
     def _over_echo(self, power: F64, echo: F64) -> bool:
         """While the far end plays: the heard power clears the predicted echo by

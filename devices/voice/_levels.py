@@ -135,6 +135,11 @@ class NoiseModel:
     def ready(self) -> bool:
         return self._count >= 50
 
+    @property
+    def frames(self) -> int:
+        """Frames learned so far."""
+        return self._count
+
     def levels_db(self, power: F64) -> tuple[float, float]:
         """(broadband, mean-log) level of ``power`` over the noise spectrum, dB."""
         log = 10.0 * np.log10(np.maximum(power, 1e-14))
