@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 PLUGIN = "janus.plugin.videoroom"
 REPUBLISH_WAITS = (0.2, 0.5, 1.0, None)  # seconds between tries; None: give up
 UNPUBLISH_SECONDS = 2.0  # the longest wait for the hub to close the old PeerConnection
+ALREADY_JOINED = 425  # JANUS_VIDEOROOM_ERROR_ALREADY_JOINED
 
 
 @dataclass(frozen=True)
@@ -300,13 +301,22 @@ class Subscriber:
                 raise
 
     async def _subscribe(self, streams: list[Json], private_id: int | None) -> None:
+        update = {"request": "update", "subscribe": streams}
         if self._joined:
-            reply = await self.handle.request({"request": "update", "subscribe": streams})
+            reply = await self.handle.request(update)
         else:
             body = self.access.body(request="join", ptype="subscriber", streams=streams)
             if private_id is not None:
                 body["private_id"] = private_id
-            reply = await self.handle.request(body)
+            try:
+                reply = await self.handle.request(body)
+            except HubRequestError as err:
+                # An earlier join whose reply never reached us (a timeout) joined after all:
+                # the hub has us as a subscriber already, so this is an update.
+                if err.code != ALREADY_JOINED:
+                    raise
+                log.info("the subscription had joined after all: updating it")
+                reply = await self.handle.request(update)
             self._joined = True
         await self._negotiate(reply)
 

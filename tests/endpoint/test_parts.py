@@ -355,6 +355,41 @@ async def test_a_room_announced_twice_at_once_is_subscribed_once() -> None:
     assert len(handle.bodies) == 1, handle.bodies
 
 
+class LateJoinHandle(CountingHandle):
+    """The hub took our first join, but its reply never came (a timeout on our side)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.joined = False
+
+    async def request(self, body: Any, jsep: Any = None) -> Any:
+        from endpoint._janus_ws import Reply
+        from endpoint.errors import FailReason, HubRequestError
+
+        self.bodies.append(body)
+        if body.get("request") == "join":
+            if not self.joined:
+                self.joined = True
+                raise TimeoutError
+            raise HubRequestError("Already in as a subscriber", 425, FailReason.MEDIA)
+        return Reply({"videoroom": "updated"}, None)
+
+
+async def test_a_join_whose_reply_was_lost_is_followed_by_updates() -> None:
+    from endpoint._videoroom import Feed
+
+    handle = LateJoinHandle()
+    subscriber = Subscriber(handle, ACCESS, lambda mid, track, feed: None)  # type: ignore[arg-type]
+    with pytest.raises(TimeoutError):
+        await subscriber.add([Feed(4, "Xã D")], None)
+    assert subscriber.feeds == set()  # not known to be subscribed: asked again below
+    await subscriber.add([Feed(4, "Xã D"), Feed(5, "Xã E")], None)
+    await subscriber.add([Feed(6, "Xã G")], None)
+    await subscriber.close()
+    assert [b["request"] for b in handle.bodies] == ["join", "join", "update", "update"]
+    assert subscriber.feeds == {4, 5, 6}
+
+
 def test_only_a_refused_certificate_is_a_tls_failure() -> None:
     import ssl
 
