@@ -5,7 +5,7 @@ No Qt and no aiortc here; other layers import only the names below.
 
 from devices._latest import LatestFrame
 from devices._ring import AudioRing
-from devices._verdict import CheckResult, Hint, Verdict, worst
+from devices._verdict import CheckResult, Hint, Verdict, check_title, worst
 from devices.camera import Camera, OpenCVCamera, SyntheticCamera, ascii_label, open_camera
 from devices.framecode import FrameCode
 from devices.microphone import (
@@ -27,6 +27,7 @@ __all__ = [
     "AudioRing",
     "Camera",
     "CheckResult",
+    "check_title",
     "Hint",
     "FrameCode",
     "LatestFrame",

@@ -33,6 +33,20 @@ class Hint:
 
 NO_HINT = Hint("", "")
 
+# What each check is called, on the technician screen and in the report a technician sends.
+CHECK_TITLES = {
+    "camera": "Camera", "mic_array": "Dãy micro", "loopback": "Loa → micro",
+    "audio_server": "Dịch vụ âm thanh", "displays": "Màn hình",
+    "net.dns": "Mạng: tên máy chủ (DNS)", "net.tcp": "Mạng: kết nối (TCP)",
+    "net.tls": "Mạng: chứng chỉ TLS", "net.websocket": "Mạng: máy chủ",
+    "net.media": "Mạng: đường hình/tiếng", "disk": "Ổ đĩa", "clock": "Đồng hồ",
+    "cpu_temp": "Nhiệt độ CPU", "version": "Phiên bản",
+}  # fmt: skip
+
+
+def check_title(key: str) -> str:
+    return CHECK_TITLES.get(key, key)
+
 
 @dataclass(frozen=True)
 class CheckResult:

@@ -16,18 +16,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from devices import CheckResult, Verdict
+from devices import CheckResult, Verdict, check_title
 from kiosk.selftest import Report, public_metrics
 
 COLOURS = {Verdict.PASS: "#1f7a3d", Verdict.WARN: "#b07900", Verdict.FAIL: "#b3261e"}
 LABELS = {Verdict.PASS: "ĐẠT", Verdict.WARN: "CẢNH BÁO", Verdict.FAIL: "LỖI"}
-TITLES = {
-    "camera": "Camera", "mic_array": "Dãy micro", "loopback": "Loa → micro",
-    "audio_server": "Dịch vụ âm thanh", "displays": "Màn hình", "net.dns": "Mạng: DNS",
-    "net.tcp": "Mạng: TCP", "net.tls": "Mạng: chứng chỉ TLS", "net.websocket": "Mạng: máy chủ",
-    "net.media": "Mạng: đường hình/tiếng", "disk": "Ổ đĩa", "clock": "Đồng hồ",
-    "cpu_temp": "Nhiệt độ CPU", "version": "Phiên bản",
-}  # fmt: skip
 
 
 def safe_url(url: str) -> str:
@@ -40,7 +33,7 @@ def safe_url(url: str) -> str:
 
 def _entry(result: CheckResult) -> dict[str, Any]:
     entry: dict[str, Any] = {
-        "key": result.key, "title": TITLES.get(result.key, result.key),
+        "key": result.key, "title": check_title(result.key),
         "verdict": result.verdict.value, "summary": result.summary,
         "hint_vi": result.hint.vi, "hint_en": result.hint.en,
         "seconds": result.seconds, "metrics": public_metrics(result), "series": result.series,
@@ -96,7 +89,7 @@ def _row(r: CheckResult) -> str:
     e = html.escape
     hint = (f'<div class="hint">{e(r.hint.vi)}</div><div class="en">{e(r.hint.en)}</div>'
             if r.hint.vi else "")  # fmt: skip
-    return (f"<tr><td>{_badge(r.verdict)}</td><td>{e(TITLES.get(r.key, r.key))}</td>"
+    return (f"<tr><td>{_badge(r.verdict)}</td><td>{e(check_title(r.key))}</td>"
             f'<td>{hint}<div class="facts">{e(r.summary)}</div></td></tr>')  # fmt: skip
 
 

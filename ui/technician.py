@@ -30,7 +30,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from devices import CheckResult, Verdict
+from devices import CheckResult, Verdict, check_title
 from endpoint import Tasks
 from ui import texts
 
@@ -198,7 +198,7 @@ def _line(result: CheckResult) -> str:
 
     colour = COLOURS[result.verdict]
     word = texts.TECH_VERDICT_WORD[result.verdict.value]
-    title = texts.TECH_CHECK_TITLES.get(result.key, result.key)
+    title = check_title(result.key)
     hint = f" — {html.escape(result.hint.vi)}" if result.hint.vi else ""
     return f'<span style="color:{colour}">■ {word}</span> {html.escape(title)}{hint}'
 

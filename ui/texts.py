@@ -125,13 +125,6 @@ TECH_VERDICT = {
 }
 TECH_VERDICT_WORD = {"pass": "Đạt", "warn": "Cảnh báo", "fail": "Lỗi"}
 TECH_DEVICE_KINDS = {"camera": "Camera", "microphone": "Micro", "speaker": "Loa"}
-TECH_CHECK_TITLES = {
-    "camera": "Camera", "mic_array": "Dãy micro", "loopback": "Loa → micro",
-    "audio_server": "Dịch vụ âm thanh", "displays": "Màn hình", "net.dns": "Mạng: tên máy chủ",
-    "net.tcp": "Mạng: kết nối", "net.tls": "Mạng: chứng chỉ", "net.websocket": "Mạng: máy chủ",
-    "net.media": "Mạng: đường hình/tiếng", "disk": "Ổ đĩa", "clock": "Đồng hồ",
-    "cpu_temp": "Nhiệt độ máy", "version": "Phiên bản",
-}  # fmt: skip
 SECRET_SET = "đã đặt (không hiển thị)"
 SECRET_UNSET = "chưa đặt"
 
