@@ -25,7 +25,7 @@ from aiortc import MediaStreamTrack, RTCPeerConnection
 from endpoint._audiobridge import PLUGIN as AUDIO_PLUGIN
 from endpoint._audiobridge import AudioBridge, Member
 from endpoint._janus_ws import SESSION_NOT_FOUND, EventListener, Handle, JanusClient
-from endpoint._linkstats import _receiver_counts
+from endpoint._rtcstats import receiver_counts
 from endpoint._videoroom import PLUGIN, Feed, Publisher, RoomAccess, Subscriber, TrackCallback
 from endpoint.errors import EndpointError, HubRequestError
 
@@ -198,7 +198,7 @@ class Connection:
         for transceiver in sub.pc.getTransceivers():
             entry = sub.subscription.mids.get(transceiver.mid or "")
             if entry is not None and entry[1] == "video":
-                received = _receiver_counts(transceiver.receiver).received
+                received = receiver_counts(transceiver.receiver).received
                 packets[str(transceiver.mid)] = (entry[0], received)
         return packets
 

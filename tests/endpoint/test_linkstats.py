@@ -14,6 +14,7 @@ from aiortc.rtp import RtpPacket
 from devices import LatestFrame
 from endpoint import LinkGrade, LinkQuality, Participant
 from endpoint import _linkstats as ls
+from endpoint import _rtcstats as rs
 from endpoint._linkstats import (
     Counts,
     Figures,
@@ -139,8 +140,8 @@ def test_receiver_counts_read_aiortc_media_streams_not_retransmissions() -> None
     for seq in range(3):
         rtx.add(RtpPacket(sequence_number=seq, ssrc=22))
     streams[11], streams[22] = media, rtx
-    assert ls._receiver_counts(receiver) == Counts(95, 5)
-    assert ls._receiver_counts(object()) == Counts()
+    assert rs.receiver_counts(receiver) == Counts(95, 5)
+    assert rs.receiver_counts(object()) == Counts()
 
 
 # -- the watch ----------------------------------------------------------------------------
@@ -308,22 +309,22 @@ def test_queue_and_sender_reports_read_from_aiortc_receivers() -> None:
         state = "new"
 
     receiver = RTCRtpReceiver("audio", Transport())  # type: ignore[arg-type]
-    assert ls._queue(receiver) is None  # our buffer, no packets yet
+    assert rs._queue(receiver) is None  # our buffer, no packets yet
     buffer = receiver._RTCRtpReceiver__jitter_buffer  # type: ignore[attr-defined]
     for seq in range(30):
         buffer.add(RtpPacket(payload_type=111, sequence_number=seq, timestamp=seq * 960, ssrc=5))
-    assert ls._queue(receiver) == pytest.approx(0.0, abs=0.01)  # all at once: no queue
+    assert rs._queue(receiver) == pytest.approx(0.0, abs=0.01)  # all at once: no queue
     receiver._RTCRtpReceiver__lsr[5] = 123  # type: ignore[attr-defined]
     receiver._RTCRtpReceiver__lsr_time[5] = 1000.5  # type: ignore[attr-defined]
-    assert ls._sender_reports(receiver, 1000.0) == {5: (123, 0.5)}  # on the call's clock
-    assert ls._sender_reports(object(), 0.0) == {} and ls._queue(object()) is None
+    assert rs._sender_reports(receiver, 1000.0) == {5: (123, 0.5)}  # on the call's clock
+    assert rs._sender_reports(object(), 0.0) == {} and rs._queue(object()) is None
 
 
 async def test_sender_report_arrivals_are_read_on_the_calls_clock(monkeypatch: Any) -> None:
     """aiortc stamps a sender report's arrival with time.time(); the sample moves it to the
     call's (monotonic) clock when it reads it, so a wall clock stepped later moves nothing."""
     wall = [5000.0]
-    monkeypatch.setattr(ls.time, "time", lambda: wall[0])
+    monkeypatch.setattr(rs.time, "time", lambda: wall[0])
 
     class Receiver:
         transport = None  # not started: no byte counts
@@ -340,8 +341,8 @@ async def test_sender_report_arrivals_are_read_on_the_calls_clock(monkeypatch: A
         def getSenders(self) -> list[Any]:
             return []
 
-    sample = await ls.read_sample({"audio": Pc()}, {}, now=20.0)  # type: ignore[dict-item]
+    sample = await rs.read_sample({"audio": Pc()}, {}, now=20.0)  # type: ignore[dict-item]
     assert sample.reports == {11: (1234, pytest.approx(19.75))}
     wall[0] = 4000.0  # NTP steps the wall clock back by 1000 s: the same report
-    again = await ls.read_sample({"audio": Pc()}, {}, now=21.0)  # type: ignore[dict-item]
+    again = await rs.read_sample({"audio": Pc()}, {}, now=21.0)  # type: ignore[dict-item]
     assert again.offset == pytest.approx(sample.offset - 1001.0)
