@@ -82,12 +82,14 @@ def exclusion_of(clip: Clip) -> tuple[AngleRange, ...]:
     return tuple(AngleRange(lo % 360.0, hi % 360.0) for lo, hi in drawn)
 
 
-def voice_config(clip: Clip, gate: GateConfig | None = None) -> VoiceConfig:
+def voice_config(clip: Clip, gate: GateConfig | None = None, seats: bool = True) -> VoiceConfig:
+    """The processor's config for ``clip``; ``seats`` False: the gate gets no seat zones."""
     geo = ArrayGeometry(tuple((float(x), float(y)) for x, y in clip.array.offsets()))
     gate = gate or GateConfig()
     if gate.sample_rate != rate_of(clip):
         gate = dataclasses.replace(gate, sample_rate=rate_of(clip))
-    return VoiceConfig(array=geo, gate=gate, exclusion=exclusion_of(clip))
+    zones = tuple(z.angles for z in zones_of(clip)) if seats else ()  # the director's zones
+    return VoiceConfig(array=geo, gate=gate, exclusion=exclusion_of(clip), seats=zones)
 
 
 def director_config(clip: Clip | None = None) -> DirectorConfig:
@@ -96,8 +98,8 @@ def director_config(clip: Clip | None = None) -> DirectorConfig:
     return DirectorConfig(overview=CameraTarget("wide"), zones=zones, exclusion=exclusion)
 
 
-def run_pipeline(clip: Clip, gate: GateConfig | None = None) -> Run:
-    proc = VoiceProcessor(voice_config(clip, gate))
+def run_pipeline(clip: Clip, gate: GateConfig | None = None, seats: bool = True) -> Run:
+    proc = VoiceProcessor(voice_config(clip, gate, seats))
     director = Director(director_config(clip), clock=lambda: 0.0)
     frame = rate_of(clip) // 100
     frames = clip.mics.shape[0] // frame

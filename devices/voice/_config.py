@@ -294,9 +294,14 @@ def verify_zone_names(names: Sequence[str]) -> None:
 
 @dataclass(frozen=True)
 class VoiceConfig:
-    """Everything the voice pipeline needs, in one object."""
+    """Everything the voice pipeline needs, in one object.
+
+    exclusion: the loudspeakers' directions; seats: the directions people sit in (the
+    director's zones, as the installer drew them; empty: no spatial prior, see ``_gate``).
+    """
 
     array: ArrayGeometry
     gate: GateConfig = field(default_factory=GateConfig)
     doa: DoaConfig = field(default_factory=DoaConfig)
     exclusion: tuple[AngleRange, ...] = ()
+    seats: tuple[AngleRange, ...] = ()

@@ -22,6 +22,16 @@ Noise the detector does not take for speech (traffic, rain, a fan, music: ``spee
 share of quiet shut frames it calls speech, is low) lowers the level floor by up to
 ``RELAX_DB``: there the detector is the discriminating cue and the floor only a guard; below
 the floor a turn opens only after ``RELAX_ATTACK_FRAMES`` in a row. Babble keeps the full floor.
+Seats (the installer's zones, passed by the processor): babble is speech too, so in babble the
+level is the only cue left and a quiet talker stays under the floor. Where the room's seats
+are known, the direction adds one: a sound whose coarse direction has stayed in one seat zone
+(``seat``) counts when the detector calls it speech down to ``SEAT_RELAX_DB`` under the floor
+(once the noise model is ready; a shut gate opens so only after ``SEAT_ATTACK_FRAMES`` in a
+row: babble from the seats' side gives short runs), and a shut gate opens on a sound from
+outside every seat (``elsewhere``: a crowd at the door, the TV) only ``ELSEWHERE_DB`` over the
+floor when the room's noise is talk itself (in noise the detector does not take for speech it
+decides alone, as without seats). An open gate holds as before whatever the direction: a
+direction error never cuts a talker off mid-sentence.
 The gate opens after ``attack_ms`` of evidence, stays open ``hold_ms`` after the last evidence,
 then ramps the gain down over ``release_ms``.
 Bad input never mutes: faults put the gate in FAILSAFE_OPEN with the fault as the reason, and
@@ -63,6 +73,9 @@ ECHO_LISTEN_FRAMES = 20  # far-end frames the echo model hears before any double
 RELAX_DB = 3.0  # level floor relief when the room's noise does not sound like speech at all
 RELAX_ATTACK_FRAMES = 4  # ... but opens below the floor only after this many frames in a row
 SPEECHLIKE_FRAMES = 300  # the noise's speech-likeness is a running mean over ~3 s of quiet
+SEAT_RELAX_DB = 4.0  # speech from a seat zone counts this far under the level floor
+SEAT_ATTACK_FRAMES = 5  # ... opening the gate only after this many such frames in a row
+ELSEWHERE_DB = 3.0  # a shut gate opens on sound from outside every seat only this far over it
 
 
 class GateState(enum.Enum):
@@ -166,6 +179,7 @@ class VoiceGate:
         self.speechlike = 1.0  # share of quiet shut frames the detector calls speech
         self._quiet_frames = 0
         self._relaxed_run = 0
+        self._seat_run = 0
         self._far_tail = 0
         self._frames = 0
         self._rings = (
@@ -205,6 +219,8 @@ class VoiceGate:
         veto: bool = False,
         noise_direction: bool = False,
         from_tv: bool | None = None,
+        seat: bool = False,
+        elsewhere: bool = False,
         faults: tuple[object, ...] = (),
     ) -> GateFrame:
         """Like ``process`` for already-decimated (n, 2) [mic, ref] samples at 16 kHz.
@@ -213,12 +229,15 @@ class VoiceGate:
         nobody spoke; in fluctuating noise such a frame is no speech evidence (and no
         candidate) unless it clears the threshold by ``ONSET_BYPASS_DB``. ``from_tv``: the
         sound comes from the loudspeakers' direction (None: no such direction is configured);
-        a young echo model learns at full speed only from such frames.
+        a young echo model learns at full speed only from such frames. ``seat``: the sound's
+        direction has stayed in one seat zone; ``elsewhere``: it lies outside every seat zone
+        (both False when no seats are configured).
         """
         self._pending = np.concatenate([self._pending, pair], axis=0)
         while self._pending.shape[0] >= FRAME:
             frame, self._pending = self._pending[:FRAME], self._pending[FRAME:]
-            self._last = self._frame(frame, t, veto, noise_direction, from_tv, faults)
+            where = (seat, elsewhere)
+            self._last = self._frame(frame, t, veto, noise_direction, from_tv, where, faults)
         return self._last
 
     def _frame(
@@ -228,8 +247,10 @@ class VoiceGate:
         veto: bool,
         noise_dir: bool,
         from_tv: bool | None,
+        where: tuple[bool, bool],
         faults: tuple[object, ...],
     ) -> GateFrame:
+        seat, elsewhere = where
         spectrum = self._mic_frames.push(frame[:, :1])[:, 0]
         power = self._smooth(0, BANDS @ (np.abs(spectrum) ** 2))
         ref_power = self._smooth(
@@ -255,10 +276,20 @@ class VoiceGate:
         p_need = min(cfg.speech_hold, cfg.speech_threshold) if holding else cfg.speech_threshold
         speechy = prob >= p_need
         known = self._noise.frames >= KNOWN_FRAMES
-        relaxed = speechy and known and not far and above >= -self._relax_db()
+        # no seat there: a shut gate opens only on a clearly louder sound, when the room's
+        # noise is talk too (babble from a crowd at the door); the detector decides otherwise
+        over = above
+        if elsewhere and not holding and not far:
+            over -= ELSEWHERE_DB * min(1.0, max(0.0, 2.0 * self.speechlike - 1.0))
+        relaxed = speechy and known and not far and over >= -self._relax_db()
         self._relaxed_run = self._relaxed_run + 1 if relaxed else 0
         # below the floor, only a sustained run opens (a music onset is one chunk of "speech")
         relaxed = relaxed and (holding or self._relaxed_run >= RELAX_ATTACK_FRAMES)
+        # speech from a seat under the floor: once the noise statistics are learned (babble from
+        # the seats' side opened a start-up gate), and opening only on a sustained run
+        seated = seat and speechy and self._noise.ready and above >= -SEAT_RELAX_DB and not far
+        self._seat_run = self._seat_run + 1 if seated else 0
+        seated = seated and (holding or self._seat_run >= SEAT_ATTACK_FRAMES)
         if far:
             # an echo model that has not heard ~1 s of the far end yet cannot tell its echo from
             # the room: the level must also clear the (echo-filled) noise statistics
@@ -267,7 +298,8 @@ class VoiceGate:
             # the far end's first sound ever: the echo path is still unknown, listen first
             loud = loud and self._echo.updates >= ECHO_LISTEN_FRAMES
         else:
-            loud = (above >= 0.0 and known) or relaxed
+            loud = (over >= 0.0 and known) or relaxed
+            loud = loud or seated
         pointed = noise_dir and above < ONSET_BYPASS_DB and not self.steady_noise
         evidence = bool(speechy and loud and not veto and not pointed)
         gain = self._hyst.step(evidence)
@@ -282,7 +314,7 @@ class VoiceGate:
         )  # fmt: skip
         self.probability = prob
         if self.trace is not None:
-            cues = (prob, *levels, *floors, loud, veto, pointed, far, evidence)
+            cues = (prob, *levels, *floors, loud, veto, pointed, far, evidence, seat, elsewhere)
             self.trace.append(tuple(float(c) for c in cues))
         return GateFrame(
             t, state, gain, evidence, far, levels[0], floors[0], reasons, candidate, vad

@@ -9,6 +9,7 @@ per block. Pure computation, no threads: call it from the audio callback's consu
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 
 VETO_CONFIDENCE = 0.3
 WEIGHT_OVERSUB = 2.0  # Wiener-like DOA bin weight 1 - k * noise / power
+SEAT_FRAMES = 20  # of the coarse direction's last 200 ms ...
+SEAT_SHARE = 0.8  # ... this share in one seat zone: someone there speaks (babble wanders)
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class VoiceProcessor:
         self._framer = Framer(channels)
         self._decimator = Decimator(channels + 1) if config.gate.sample_rate != RATE else None
         self._pending = np.zeros((0, channels + 1))
+        self._seats: deque[int] = deque(maxlen=SEAT_FRAMES)
         self._last = VoiceFrame(self._gate.failsafe(0.0, ("start",)), None, 0.0, 0.0)
 
     def process(
@@ -115,12 +119,15 @@ class VoiceProcessor:
         mono = np.mean(mics, axis=1)
         pair = np.stack([mono, frame[:, -1]], axis=1)
         noisy = self.noise_directions.matches(angle, conf)
+        seat, elsewhere = self._seat(angle)
         gate = self._gate.process_16k(
             pair,
             t,
             veto=from_tv and self._gate.far_end,
             noise_direction=noisy,
             from_tv=from_tv if self.config.exclusion else None,
+            seat=seat,
+            elsewhere=elsewhere,
             faults=faults,
         )
         quiet = gate.state is GateState.AUTO_MUTED and not (gate.far_end or gate.candidate)
@@ -140,6 +147,15 @@ class VoiceProcessor:
         if doa is not None and doa.candidates == doa.frames and not doa.double_talk:
             doa = None  # candidates only: the gate never heard near speech in this block
         return VoiceFrame(gate, doa, angle, conf, faults)
+
+    def _seat(self, angle: float) -> tuple[bool, bool]:
+        """(the direction stayed in one seat zone, it lies outside every seat zone) for the
+        gate; (False, False) when no seats are configured."""
+        if not self.config.seats:
+            return False, False
+        k = next((i for i, z in enumerate(self.config.seats) if z.contains(angle)), -1)
+        self._seats.append(k)
+        return k >= 0 and self._seats.count(k) >= SEAT_SHARE * SEAT_FRAMES, k < 0
 
     def _near_in_double_talk(self, gate: GateFrame, angle: float, conf: float) -> bool:
         """While the far end plays the gate gives few speech frames (echo-compensated level);
