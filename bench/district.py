@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import os
 import random
 import statistics
@@ -205,6 +206,7 @@ class Meeting:
         self.switches: list[float | None] = []
         self.order = random.Random(14)
         self.talker = -1
+        self.reconnects = 0  # windows in which the kiosk's connections were replaced
 
     async def join(self) -> dict[str, float]:
         call = self.kiosk.call
@@ -253,6 +255,9 @@ class Meeting:
         pubs = self._pub_cpu() - pubs0
         moved = await wire_bytes(call)
         rate = {k: (v - bytes0.get(k, 0)) * 8 / wall / 1000 for k, v in moved.items()}
+        if any(v < 0 for v in rate.values()):  # a new connection began counting from zero
+            self.reconnects += 1
+            rate = {k: float("nan") for k in rate}
         parts = call.participants
         decoded = [f for f, p in parts.items() if p.video.seq > seqs0.get(f, p.video.seq)]
         return {
@@ -304,7 +309,9 @@ def report(meeting: Meeting, join: dict[str, float], rooms: int, still_in: bool)
             missed = len(meeting.switches) - len(shown)
             print(figure(name, shown) + (f"; {missed} switches never shown" if missed else ""))
         else:
-            print(figure(name, [row[name] for row in meeting.rows]))
+            values = [row[name] for row in meeting.rows if not math.isnan(row[name])]
+            print(figure(name, values))
+    print(f"district.reconnected_windows: {meeting.reconnects} windows (their rates left out)")
     status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
     print(f"district.threads: {status['Threads'].strip()} threads (kiosk process, at the end)")
     print(f"district.rss_mb: {int(status['VmRSS'].split()[0]) / 1024:.0f} MB (kiosk process)")
