@@ -19,6 +19,10 @@ injected ``clock``. Policy:
   ``confident_doa`` credits only ``low_confidence_weight`` of its time; and within
   ``leave_guard_s`` of a cut, leaving needs ``leave_factor`` times the usual evidence unless the
   newest estimates are confident.
+* A confirmed onset cuts at once: one whole estimate (``block_s`` of near speech) whose
+  confidence is at least ``ONSET_CONFIDENCE``, not taken during double talk, from a zone not
+  on screen, cuts to it when it arrives (``min_dwell_s`` still applies). The sum over the
+  window needed two estimates, ~0.8 s after the onset.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from devices.voice._gate import GateState
 log = logging.getLogger(__name__)
 
 FRAME_CREDIT_S = 0.01
+ONSET_CONFIDENCE = 0.5  # one estimate this sure (a full block of one talker) cuts alone
 
 
 class MicState(enum.Enum):
@@ -88,6 +93,7 @@ class Director:
         self._zone: Zone | None = None
         self._last_cut = -math.inf
         self._last_speech = -math.inf
+        self._onset: str | None = None  # the zone of a confident estimate that just arrived
         self._changed = False
         self._reason = "start"
 
@@ -136,6 +142,7 @@ class Director:
             self._credit(doa, speech or not far_end or doa.double_talk)
         if self._manual_target is None and self.config.auto_camera:
             self._steer(t)
+        self._onset = None
         decision = Decision(
             t,
             self._mic(gate, warnings),
@@ -177,6 +184,8 @@ class Director:
         if zone is None or doa.confidence < self.config.min_confidence or not near_speech:
             return
         seconds = doa.t_end - doa.t_start + FRAME_CREDIT_S
+        if doa.confidence >= ONSET_CONFIDENCE and not doa.double_talk:
+            self._onset = zone.name
         confident = doa.confidence >= self.config.confident_doa
         if not confident:
             seconds *= self.config.low_confidence_weight
@@ -194,6 +203,9 @@ class Director:
             return
         newest = self._credits[-1].zone
         if self._zone is not None and newest == self._zone.name:
+            return
+        if self._onset == newest:
+            self._cut(t, next(z for z in self.config.zones if z.name == newest), "speech")
             return
         mine = [c for c in self._credits if c.zone == newest]
         confident = all(c.confident for c in mine[-self.config.min_estimates :])

@@ -57,12 +57,24 @@ def first_cut(decisions, zone):
 
 def test_cuts_to_talker_zone_after_switch_time_not_before():
     d, clock = make(switch_after_s=0.5)
-    out = talk(d, clock, 45.0, 2.0)
+    out = talk(d, clock, 45.0, 2.0, conf=0.45)  # confident, but not a confirmed onset
     t = first_cut(out, "right")
     assert t is not None and 0.45 <= t <= 0.6
     assert all(x.target == WIDE for x in out if x.t < t)
     cut = next(x for x in out if x.zone == "right")
     assert cut.changed and cut.reason == "speech" and cut.target == RIGHT
+
+
+def test_a_confirmed_onset_cuts_with_its_first_estimate_but_not_within_the_dwell():
+    from devices.voice._director import ONSET_CONFIDENCE
+
+    d, clock = make(switch_after_s=0.5, min_dwell_s=2.5)
+    out = talk(d, clock, 45.0, 1.0, conf=ONSET_CONFIDENCE)
+    assert first_cut(out, "right") == pytest.approx(0.24)
+    out = talk(d, clock, 135.0, 3.0, conf=0.9)  # from 1.0 s: the dwell holds the shot
+    assert first_cut(out, "left") == pytest.approx(2.74)  # first estimate after 0.24 + 2.5
+    far = talk(make()[0], Clock(), 45.0, 1.0, conf=0.9, speech=False, far_end=True)
+    assert all(x.zone is None for x in far)  # the far end alone never cuts
 
 
 def test_crop_target_for_wide_camera_zone():
