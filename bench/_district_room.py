@@ -58,7 +58,7 @@ from endpoint import _opus  # noqa: E402
 from endpoint._audiobridge import PLUGIN as AUDIO_PLUGIN  # noqa: E402
 from endpoint._audiobridge import AudioBridge  # noqa: E402
 from endpoint._janus_ws import JanusClient, Json  # noqa: E402
-from endpoint._session import MEMBER_IDS  # noqa: E402
+from endpoint._session import MEMBER_IDS, discard  # noqa: E402
 from endpoint._videoroom import PLUGIN, Publisher, RoomAccess  # noqa: E402
 
 log = logging.getLogger("district.room")
@@ -293,6 +293,7 @@ class LightRoom:
         self.publisher: Publisher | None = None
         self.bridge: AudioBridge | None = None
         self.feed = 0
+        self.vanished: int | None = None  # the session the hub keeps after a vanish
         self.on_lost: Callable[[str], None] = lambda why: log.warning("%s: %s", display, why)
 
     @property
@@ -329,7 +330,12 @@ class LightRoom:
                 await part.pc.close()
 
     async def leave(self) -> None:
-        """Leave as a room does: goodbye to both plugins, session destroyed."""
+        """Leave as a room does: goodbye to both plugins, session destroyed (after a
+        ``vanish``, the session the hub still holds is claimed and destroyed)."""
+        if self.vanished is not None:
+            await discard(self.client.url, self.vanished, {})
+            self.vanished = None
+            return
         self.client.on_lost = lambda why: None
         if self.bridge is not None:
             self.bridge.on_lost = lambda why: None
@@ -346,6 +352,7 @@ class LightRoom:
         """Go without a word, as a room whose power or link is cut: media stops, the
         WebSocket drops, the hub is left holding the session until it gives up on it."""
         self.client.on_lost = lambda why: None
+        self.vanished = self.client.session_id
         for part in (self.publisher, self.bridge):
             for transceiver in part.pc.getTransceivers() if part is not None else ():
                 ice = transceiver.sender.transport.transport  # the sockets go first: not

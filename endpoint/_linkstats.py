@@ -297,7 +297,9 @@ class LinkWatch:
     def _judge_rooms(self, now: float, figures: Figures) -> None:
         for feed in set(self.room_grades) - set(self._rooms.participants):
             del self.room_grades[feed]
-        for feed in list(self._rooms.participants):
+        for feed, participant in list(self._rooms.participants.items()):
+            if not participant.video_slot:  # no stream of it reaches us: nothing to judge
+                self.room_grades.pop(feed, None)
             grade = self.room_grades.setdefault(feed, Hysteresis())
             room = figures.rooms.get(feed)
             if room is not None:

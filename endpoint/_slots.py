@@ -38,6 +38,7 @@ class SlotPlan:
 
     add: list[Feed] = field(default_factory=list)
     moves: list[tuple[int, Feed]] = field(default_factory=list)
+    retry_at: float | None = None  # a talker waits for a held room's MIN_HOLD_S to end
 
     def __bool__(self) -> bool:
         return bool(self.add or self.moves)
@@ -57,6 +58,9 @@ class VideoSlots:
 
     def publish(self, feeds: Iterable[Feed]) -> None:
         for feed in feeds:
+            known = self.feeds.get(feed.id)
+            if known is not None and known.video and not feed.video:
+                feed = known  # a listing without streams (after a claim): keep its mids
             self.feeds[feed.id] = feed
             self._joined.setdefault(feed.id, next(self._order))
 
@@ -101,13 +105,13 @@ class VideoSlots:
         free = max(0, self.size - len(held))
         add = [self.feeds[f] for f in waiting[:free]]
         talkers = [f for f in waiting[free:] if f in self._started]
-        victims = [
-            f
-            for f in reversed(self.rank(held))
-            if f not in self._started and now - self._given.get(f, float("-inf")) >= MIN_HOLD_S
-        ]
+        quiet = [f for f in reversed(self.rank(held)) if f not in self._started]
+        victims = [f for f in quiet if now - self._given.get(f, float("-inf")) >= MIN_HOLD_S]
         moves = [(old, self.feeds[new]) for new, old in zip(talkers, victims, strict=False)]
-        return SlotPlan(add, moves)
+        held_back = [self._given[f] + MIN_HOLD_S for f in quiet if f not in victims]
+        waiting_talkers = len(talkers) > len(moves)
+        retry = min(held_back) if waiting_talkers and held_back else None
+        return SlotPlan(add, moves, retry)
 
     def given(self, feeds: Iterable[int], now: float) -> None:
         """These rooms were just put into slots."""
@@ -142,6 +146,7 @@ class SlotKeeper:
         self._add, self._clock, self._on_held = add, clock, on_held
         self._lock = asyncio.Lock()
         self._dirty = asyncio.Event()
+        self._retry: asyncio.TimerHandle | None = None
 
     def changed(self) -> None:
         self._dirty.set()
@@ -162,6 +167,7 @@ class SlotKeeper:
                         log.info("video slot: feed %d in place of feed %d", new.id, old)
                     if any(new.id not in self.slots.feeds for _, new in done):
                         self._dirty.set()  # one left meanwhile: its slot is freed next
+                self._retry_at(plan.retry_at)
             finally:
                 self._on_held(set(self.subscriber.feeds))
 
@@ -178,11 +184,25 @@ class SlotKeeper:
             for feed in feeds:
                 await self._subscribe([feed])
 
+    def _retry_at(self, when: float | None) -> None:
+        """Plan again when a talker's wait for a slot ends (nothing else would wake us)."""
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        if when is not None:
+            delay = max(0.0, when - self._clock()) + 0.05
+            self._retry = asyncio.get_running_loop().call_later(delay, self.changed)
+
     async def run(self) -> None:
-        while True:
-            await self._dirty.wait()
-            self._dirty.clear()
-            try:
-                await self.settle()
-            except EndpointError as err:  # a room gone meanwhile: the next change retries
-                log.warning("could not change the video slots: %s", err)
+        try:
+            while True:
+                await self._dirty.wait()
+                self._dirty.clear()
+                try:
+                    await self.settle()
+                except EndpointError as err:  # a room gone meanwhile: the next change retries
+                    log.warning("could not change the video slots: %s", err)
+                except Exception:  # noqa: BLE001 - the slots must keep following the talkers
+                    log.exception("changing the video slots failed")
+        finally:
+            self._retry_at(None)

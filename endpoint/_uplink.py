@@ -59,6 +59,7 @@ class Uplink:
         self._others = others
         self.adapting = _seams.enabled()
         self.policy = TierPolicy(clock, up_hold)
+        self.policy.meeting(others())  # before the first tier: a big meeting starts small
         self._sent: deque[tuple[float, int]] = deque()
         self._reports: dict[str, RTCRemoteInboundRtpStreamStats] = {}
         self.status = SendStatus(self.policy.tier if self.adapting else None, "start", 0.0)

@@ -249,14 +249,20 @@ class Subscription:
 
     mids: dict[str, tuple[int, str]] = field(default_factory=dict)  # mid -> (feed, kind)
 
-    def update(self, data: Json) -> None:
+    def update(self, data: Json) -> bool:
+        """Take the hub's list of our streams, if *data* has one (True then)."""
         if data.get("streams") is None:
-            return
+            return False
         self.mids = {
             str(s["mid"]): (s["feed_id"], str(s.get("type")))
             for s in _entries(data, "streams")
             if "mid" in s and _is_id(s.get("feed_id")) and s.get("active", True)
         }
+        return True
+
+    def video_feeds(self) -> dict[int, str]:
+        """The rooms whose video the hub sends us: feed -> our m-line (mid)."""
+        return {feed: mid for mid, (feed, kind) in self.mids.items() if kind == "video"}
 
 
 TrackCallback = Callable[[str, MediaStreamTrack, int], None]  # (mid, track, feed)
@@ -284,6 +290,7 @@ class Subscriber:
         self._offers = 0
         self.video_held = False  # the hub relays no video to us (our downlink is too weak)
         self.on_hangup: Callable[[str], None] = lambda why: None
+        self.on_streams: Callable[[], None] = lambda: None  # the hub's list of them changed
         handle.listener = self._hub_event
 
     async def add(self, feeds: list[Feed], private_id: int | None) -> None:
@@ -337,7 +344,7 @@ class Subscriber:
                     await self._negotiate(reply)
 
     async def _negotiate(self, reply: Reply) -> None:
-        self.subscription.update(reply.data)
+        self._streams(reply.data)
         if reply.jsep is None or reply.jsep.get("type") != "offer":
             return
         offer = {"type": "offer", "sdp": answerer_is_dtls_server(str(reply.jsep.get("sdp")))}
@@ -355,7 +362,7 @@ class Subscriber:
         whose video mid the hub never told us is swapped in with an ``update`` instead
         (one renegotiation). A room that vanished meanwhile is left out by the hub."""
         async with self._lock:
-            video = {feed: mid for mid, (feed, kind) in self.subscription.mids.items()}
+            video = self.subscription.video_feeds()
             direct = [(o, n) for o, n in moves if o in video and n.video and n.id not in self.feeds]
             swaps = [
                 (o, n) for o, n in moves if o in video and not n.video and n.id not in self.feeds
@@ -369,17 +376,14 @@ class Subscriber:
                 except HubRequestError as err:
                     log.warning("the hub refused to switch video slots: %s", err)
                 else:
-                    self.subscription.update(reply.data)
+                    self._streams(reply.data)
             for old, new in swaps:
                 request = {"request": "update", "subscribe": wanted(new)}
                 request["unsubscribe"] = [{"feed": old}]
                 with contextlib.suppress(HubRequestError):  # one of them gone on the hub
                     await self._negotiate(await self.handle.request(request))
-            carried = {feed for feed, _ in self.subscription.mids.values()}
+            carried = self.subscription.video_feeds()
             done = [(o, n) for o, n in [*direct, *swaps] if n.id in carried and o not in carried]
-            for old, new in done:
-                self.feeds.discard(old)
-                self.feeds.add(new.id)
             if len(done) < len(moves):
                 made = {new.id for _, new in done}
                 left = [new.id for _, new in moves if new.id not in made]
@@ -388,6 +392,14 @@ class Subscriber:
             if self.video_held:  # a switched stream is sent again: keep it held
                 await self._send_video()
             return done
+
+    def _streams(self, data: Json) -> None:
+        """The hub's list of our streams is the truth about whom we receive: a request it
+        answered "updating" (an offer of its own was pending) is carried out later, in
+        one of its own offers, and a lost reply is made up for the same way."""
+        if self.subscription.update(data):
+            self.feeds = {feed for feed, _ in self.subscription.mids.values()}
+            self.on_streams()
 
     async def hold_video(self, hold: bool) -> None:
         """Ask the hub to stop (or resume) relaying every room's video to us; audio keeps

@@ -202,6 +202,7 @@ class Call:
         keeper = self._keeper = SlotKeeper(
             self.slots, conn.subscriber, conn.add, self.clock, self.roster.set_slots
         )
+        conn.subscriber.on_streams = keeper.changed  # the hub moved our streams by itself
         self._arrive(feeds)
         try:
             await keeper.settle()
@@ -387,7 +388,7 @@ class Call:
         self._slots_changed()
 
     def _talk(self, feed: int, talking: bool) -> None:
-        if self.slots.talk(feed, talking, self.clock()) and talking:
+        if self.slots.talk(feed, talking, self.clock()):  # an end may free a talker's slot
             self._slots_changed()
 
     def _member_talking(self, member: Member, talking: bool) -> None:

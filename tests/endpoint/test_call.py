@@ -89,12 +89,17 @@ async def test_third_room_joins_mid_meeting_and_leaves(room: Any) -> None:
     for call in (a, b):
         participant = next(p for p in call.participants.values() if p.display == "Xã C")
         await wait_until(lambda p=participant: p.video.seq > 5)
-    assert {p.display for p in c.participants.values()} == {"Xã A", "Xã B"}
+    assert {p.display for p in c.participants.values()} & {"Xã A", "Xã B", "Xã C"} == {
+        "Xã A",
+        "Xã B",
+    }
     await c.leave()
     assert c.state is CallState.IDLE
     await wait_until(lambda: not peer(a, "Xã C") and not peer(b, "Xã C"))
+    ours = {"Xã A", "Xã B", "Xã C"}  # the shared hub may still list a room another test left
     joined = [e.participant.display for e in events if isinstance(e, ParticipantJoined)]
     left = [e.participant.display for e in events if isinstance(e, ParticipantLeft)]
+    joined, left = [d for d in joined if d in ours], [d for d in left if d in ours]
     assert joined == ["Xã B", "Xã C"] and left == ["Xã C"]
     b_from_a = next(p for p in a.participants.values() if p.display == "Xã B")
     before = b_from_a.video.seq

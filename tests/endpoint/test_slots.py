@@ -72,3 +72,22 @@ def test_a_hub_announcing_a_hundred_rooms_gets_at_most_the_bounded_slots() -> No
     ids = rooms(slots, 100)
     assert len(slots.plan(set(), now=0.0).add) == MAX_SLOTS
     assert VideoSlots(0).size == 1 and len(ids) == 100
+
+
+def test_a_talker_held_back_by_a_fresh_slot_is_planned_again_when_the_hold_ends() -> None:
+    slots = VideoSlots(2)
+    ids = rooms(slots, 3)
+    held = {ids[0], ids[1]}
+    slots.given([ids[1]], now=10.0)
+    slots.talk(ids[0], True, 10.0)
+    slots.talk(ids[2], True, 11.0)  # waits: ids[0] talks, ids[1] was just switched in
+    plan = slots.plan(held, now=11.0)
+    assert not plan.moves and plan.retry_at == 10.0 + MIN_HOLD_S
+    assert [old for old, _ in slots.plan(held, now=10.0 + MIN_HOLD_S).moves] == [ids[1]]
+
+
+def test_a_listing_without_streams_keeps_the_mids_known() -> None:
+    slots = VideoSlots(2)
+    slots.publish([Feed(7, "Xã H", ("0",))])
+    slots.publish([Feed(7, "Xã H")])  # after a claim: listparticipants names no streams
+    assert slots.feeds[7].video == ("0",)
