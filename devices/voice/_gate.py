@@ -101,7 +101,9 @@ class GateFrame:
     calls it speech and the level is within ``CANDIDATE_DB`` of the threshold, with no far end
     and no veto: possibly the soft start of a turn the gate has not yet opened for (the
     direction finder gathers such frames early; they never open the gate); vad: webrtcvad
-    called the frame speech (the look-ahead reaches back only over such frames).
+    called the frame speech (the look-ahead reaches back only over such frames); seated: the
+    evidence came only from the seat relief, under the level floor (noise-dominated: the
+    direction finder does not take it for confirmed speech).
     """
 
     t: float
@@ -114,6 +116,7 @@ class GateFrame:
     reasons: tuple[str, ...] = ()
     candidate: bool = False
     vad: bool = False
+    seated: bool = False
 
     @property
     def is_open(self) -> bool:
@@ -299,6 +302,7 @@ class VoiceGate:
             loud = loud and self._echo.updates >= ECHO_LISTEN_FRAMES
         else:
             loud = (over >= 0.0 and known) or relaxed
+            seated = seated and not loud
             loud = loud or seated
         pointed = noise_dir and above < ONSET_BYPASS_DB and not self.steady_noise
         evidence = bool(speechy and loud and not veto and not pointed)
@@ -317,8 +321,9 @@ class VoiceGate:
             cues = (prob, *levels, *floors, loud, veto, pointed, far, evidence, seat, elsewhere)
             self.trace.append(tuple(float(c) for c in cues))
         return GateFrame(
-            t, state, gain, evidence, far, levels[0], floors[0], reasons, candidate, vad
-        )
+            t, state, gain, evidence, far, levels[0], floors[0], reasons, candidate, vad,
+            evidence and seated,
+        )  # fmt: skip
 
     def _learn_speechlike(self, prob: float) -> None:
         """Feed a shut frame at or below the noise's typical level: what the detector says of

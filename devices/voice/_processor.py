@@ -139,7 +139,8 @@ class VoiceProcessor:
         if not faults and (gate.candidate or double_talk):
             weights = self._snr_weights(spectra)
             doa = self._doa.push(
-                spectra, True, t, weights, double_talk=double_talk, confirmed=gate.speech,
+                spectra, True, t, weights, double_talk=double_talk,
+                confirmed=gate.speech and not gate.seated,
                 steady_noise=self._gate.steady_noise and bool(self.noise_directions.directions),
             )  # fmt: skip
         elif not faults:
