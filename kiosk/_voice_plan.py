@@ -76,9 +76,11 @@ def gate_config(voice: VoiceSection, rate: int) -> GateConfig:
 def plan_voice(voice: VoiceSection, rate: int) -> VoicePlan:
     """The runtime configs for ``voice`` with audio captured at ``rate`` Hz (ValueError if bad)."""
     director = director_config(voice)
+    seats = tuple(zone.angles for zone in director.zones)  # where people sit: the gate's prior
     processor = VoiceConfig(
-        array=geometry(voice), gate=gate_config(voice, rate), exclusion=director.exclusion
-    )
+        array=geometry(voice), gate=gate_config(voice, rate), exclusion=director.exclusion,
+        seats=seats,
+    )  # fmt: skip
     return VoicePlan(processor, director)
 
 

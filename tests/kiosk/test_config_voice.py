@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from devices import Playout
 from devices.voice import LIMITS, write_wav
 from kiosk import voice as wiring
+from kiosk._voice_plan import plan_voice
 from kiosk.app import open_devices
 from kiosk.check import check_config_command
 from kiosk.config import Config, ConfigError, load_config, parse_config
@@ -64,6 +65,10 @@ def test_full_voice_section(tmp_path: Path) -> None:
     assert v.lookahead_ms == 100  # the default: onsets pass, about the camera's own delay
     assert [z.name for z in v.zones] == ["Bàn chủ tọa", "Cửa"]
     assert v.zones[0].crop == (0.3, 0.05, 0.4, 0.55) and v.zones[1].crop is None
+    plan = plan_voice(v, 16000)  # the zones are where people sit: the gate's seats too
+    seats = [(a.start_deg, a.end_deg) for a in plan.processor.seats]
+    assert seats == [(330.0, 30.0), (90.0, 120.0)]
+    assert [z.angles for z in plan.director.zones] == list(plan.processor.seats)
 
 
 @pytest.mark.parametrize(
