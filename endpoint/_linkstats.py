@@ -300,6 +300,8 @@ class LinkWatch:
         for feed, participant in list(self._rooms.participants.items()):
             if not participant.video_slot:  # no stream of it reaches us: nothing to judge
                 self.room_grades.pop(feed, None)
+                self._rooms.set_link(feed, weak=False, video_paused=self.video_paused)
+                continue
             grade = self.room_grades.setdefault(feed, Hysteresis())
             room = figures.rooms.get(feed)
             if room is not None:

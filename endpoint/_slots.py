@@ -85,9 +85,6 @@ class VideoSlots:
             self._ended[feed] = now
         return True
 
-    def talking(self, feed: int) -> bool:
-        return feed in self._started
-
     def rank(self, feeds: Iterable[int]) -> list[int]:
         """*feeds*, the most deserving of a slot first."""
 
