@@ -35,7 +35,7 @@ from devices.voice._config import (
 )
 from devices.voice._director import Decision, Director, MicState
 from devices.voice._doa import DoaEstimate, DoaEstimator, angle_diff
-from devices.voice._gate import GateFrame, GateState, VoiceGate
+from devices.voice._gate import VoiceGate
 from devices.voice._micarray import (
     MicArraySource,
     MicBlock,
@@ -47,6 +47,7 @@ from devices.voice._micarray import (
 )
 from devices.voice._preroll import PreRoll
 from devices.voice._processor import VoiceFrame, VoiceProcessor
+from devices.voice._verdict import GateFrame, GateState
 
 __all__ = [
     "LIMITS",

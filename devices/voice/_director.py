@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 from devices.voice._config import CameraTarget, DirectorConfig, Zone
 from devices.voice._doa import DoaEstimate
-from devices.voice._gate import GateState
+from devices.voice._verdict import GateState
 
 log = logging.getLogger(__name__)
 

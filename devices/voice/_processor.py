@@ -19,8 +19,9 @@ from devices.voice._checks import NO_REFERENCE, InputChecker, InputFault
 from devices.voice._config import VoiceConfig
 from devices.voice._doa import DoaEstimate, DoaEstimator, FrameDirection
 from devices.voice._dsp import FRAME, RATE, Decimator, Framer
-from devices.voice._gate import GateFrame, GateState, VoiceGate
+from devices.voice._gate import VoiceGate
 from devices.voice._noisedir import NoiseDirections
+from devices.voice._verdict import GateFrame, GateState
 
 log = logging.getLogger(__name__)
 
