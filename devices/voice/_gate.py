@@ -113,6 +113,7 @@ class VoiceGate:
         )
         self._ring_pos = [0, 0]
         self._last = GateFrame(0.0, GateState.AUTO_MUTED, 0.0, False, False, 0.0, 0.0, ("start",))
+        self._given: npt.NDArray[np.complex128] | None = None
         self.trace: list[tuple[float, ...]] | None = None  # bench: per-frame cues when a list
 
     def process(
@@ -147,6 +148,7 @@ class VoiceGate:
         seat: bool = False,
         elsewhere: bool = False,
         faults: tuple[object, ...] = (),
+        spectrum: npt.NDArray[np.complex128] | None = None,
     ) -> GateFrame:
         """Like ``process`` for already-decimated (n, 2) [mic, ref] samples at 16 kHz.
 
@@ -156,8 +158,11 @@ class VoiceGate:
         sound comes from the loudspeakers' direction (None: no such direction is configured);
         a young echo model learns at full speed only from such frames. ``seat``: the sound's
         direction has stayed in one seat zone; ``elsewhere``: it lies outside every seat zone
-        (both False when no seats are configured).
+        (both False when no seats are configured). ``spectrum``: for exactly one 10 ms frame,
+        the spectrum the level check and the speech detector hear instead of the mic column's
+        (the newest ``NFFT`` window, as ``Framer`` makes it: a seat beam, see ``_beam``).
         """
+        self._given = spectrum
         self._pending = np.concatenate([self._pending, pair], axis=0)
         while self._pending.shape[0] >= FRAME:
             frame, self._pending = self._pending[:FRAME], self._pending[FRAME:]
@@ -176,7 +181,10 @@ class VoiceGate:
         faults: tuple[object, ...],
     ) -> GateFrame:
         seat, elsewhere = where
-        spectrum = self._mic_frames.push(frame[:, :1])[:, 0]
+        spectrum = (
+            self._given if self._given is not None else self._mic_frames.push(frame[:, :1])[:, 0]
+        )
+        self._given = None
         power = self._smooth(0, BANDS @ (np.abs(spectrum) ** 2))
         ref_power = self._smooth(
             1, BANDS @ (np.abs(self._ref_frames.push(frame[:, 1:])[:, 0]) ** 2)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from devices.voice._beam import SeatBeams
 from devices.voice._checks import NO_REFERENCE, InputChecker, InputFault
 from devices.voice._config import VoiceConfig
 from devices.voice._doa import DoaEstimate, DoaEstimator, FrameDirection
@@ -62,6 +63,9 @@ class VoiceProcessor:
         self._decimator = Decimator(channels + 1) if config.gate.sample_rate != RATE else None
         self._pending = np.zeros((0, channels + 1))
         self._seats: deque[int] = deque(maxlen=SEAT_FRAMES)
+        self._beams = (
+            SeatBeams(config.array, config.seats, config.exclusion) if config.seats else None
+        )
         self._last = VoiceFrame(self._gate.failsafe(0.0, ("start",)), None, 0.0, 0.0)
 
     def process(
@@ -121,6 +125,7 @@ class VoiceProcessor:
         pair = np.stack([mono, frame[:, -1]], axis=1)
         noisy = self.noise_directions.matches(angle, conf)
         seat, elsewhere = self._seat(angle)
+        heard = np.mean(spectra, axis=1) if self._beams is None else self._beams.push(spectra)
         gate = self._gate.process_16k(
             pair,
             t,
@@ -130,6 +135,7 @@ class VoiceProcessor:
             seat=seat,
             elsewhere=elsewhere,
             faults=faults,
+            spectrum=heard,
         )
         quiet = gate.state is GateState.AUTO_MUTED and not (gate.far_end or gate.candidate)
         if quiet and not faults:
@@ -138,7 +144,7 @@ class VoiceProcessor:
         doa = None
         double_talk = not gate.speech and self._near_in_double_talk(gate, angle, conf)
         if not faults and (gate.candidate or double_talk):
-            weights = self._snr_weights(spectra)
+            weights = self._snr_weights(heard)
             doa = self._doa.push(
                 spectra, True, t, weights, double_talk=double_talk,
                 confirmed=gate.speech and not gate.seated,
@@ -172,8 +178,8 @@ class VoiceProcessor:
             and not any(z.contains(angle) for z in self.config.exclusion)
         )
 
-    def _snr_weights(self, spectra: npt.NDArray[np.complex128]) -> npt.NDArray[np.float64]:
-        mono = np.abs(np.mean(spectra, axis=1)) ** 2
+    def _snr_weights(self, heard: npt.NDArray[np.complex128]) -> npt.NDArray[np.float64]:
+        mono = np.abs(heard) ** 2
         noise = self._gate.noise_bin_power()
         return np.asarray(np.clip(1.0 - WEIGHT_OVERSUB * noise / np.maximum(mono, 1e-20), 0.0, 1.0))
 
