@@ -9,7 +9,11 @@ the moment it shows (endpoint/_nack.py re-sends the NACK while the packet stays 
 If the packet is not back within the retransmission timeout (``retransmission_timeout``,
 about 1.5 x RTT, given by the NACK scheduler), it is taken as lost again and a keyframe is
 asked for at once (PLI) while the frame keeps waiting: whichever comes first, the packet
-or a complete keyframe, ends the freeze. After ``MAX_WAIT`` the frame is dropped with every
+or a complete keyframe, ends the freeze. A keyframe waits longer (``KEY_WAIT``): nothing
+after it can be shown without it, and its replacement cannot come sooner (the sender sends
+at most two keyframes a second, endpoint/_vp8.py), while the hub's second retransmission
+of a packet lost twice comes after about 220 ms + RTT (endpoint/_nack.py); dropping it at
+``MAX_WAIT`` made each such loss a 0.7-1 s freeze at 10 % loss. After ``MAX_WAIT`` the frame is dropped with every
 inter frame after it and the next keyframe is released; PLIs repeat, at most one per
 ``PLI_INTERVAL`` (longer on slow links), while none comes. A complete keyframe further on
 is jumped to at once, so delay never builds up. Duplicates and packets older than the
@@ -47,6 +51,7 @@ from aiortc.rtp import RtpPacket
 log = logging.getLogger(__name__)
 
 MAX_WAIT = 0.3  # seconds a frame waits for a missing packet once the gap is seen
+KEY_WAIT = 0.5  # the same for a keyframe (see above)
 RETRANSMISSION_TIMEOUT = 0.15  # until the NACK scheduler has measured the RTT
 PLI_INTERVAL = 0.3  # seconds between two keyframe requests (at least)
 IDLE_AFTER = 2.0  # no packet for this long: the stream stopped, no more timed PLIs
@@ -108,11 +113,13 @@ class VideoJitterBuffer:
         is_video: bool = True,
         *,
         max_wait: float = MAX_WAIT,
+        key_wait: float = KEY_WAIT,
         pli_interval: float = PLI_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._capacity = capacity
         self._max_wait = max_wait
+        self._key_wait = max(key_wait, max_wait)
         self._pli_interval = pli_interval
         self._clock = clock
         self._fallback: AiortcJitterBuffer | None = None
@@ -182,7 +189,7 @@ class VideoJitterBuffer:
             seen = self._gap_seen(hole)
             if hole != self._early_hole:
                 times.append(seen + self._rto())
-            times.append(seen + self._max_wait)
+            times.append(seen + self._wait())
         return min(times, default=None)
 
     # storing
@@ -253,7 +260,7 @@ class VideoJitterBuffer:
                 log.debug(
                     "frame dropped: packet %d not back after %.0f ms",
                     span.hole,
-                    1000 * self._max_wait,
+                    1000 * self._wait(),
                 )
                 self._break(span.hole + 1)
             else:
@@ -267,7 +274,13 @@ class VideoJitterBuffer:
         if waited >= self._rto() and hole != self._early_hole:
             log.debug("packet %d not back after %.0f ms: keyframe asked for", hole, 1000 * waited)
             self._early_hole, self._ask_early = hole, True
-        return waited >= self._max_wait
+        return waited >= self._wait()
+
+    def _wait(self) -> float:
+        """How long the frame at head waits for a missing packet."""
+        assert self._head is not None
+        head = self._entries.get(self._head)
+        return self._key_wait if head is not None and head.key else self._max_wait
 
     def _head_hole(self) -> int | None:
         """The missing packet the frame at head waits for, if any."""

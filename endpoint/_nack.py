@@ -12,7 +12,12 @@ a packet still missing is NACKed again every retransmission timeout (``rto``: ab
 ``MAX_AGE`` (the jitter buffer has given up on it by then). The RTT is measured here: NACK
 sent to packet back, from packets asked for once (Karn's rule). Janus 1.1.2 retransmits
 a packet at most once per 200 ms (``MAX_NACK_IGNORE`` in src/ice.c), so an early repeat
-recovers a lost NACK, and the first repeat past 200 ms a lost retransmission.
+recovers a lost NACK, and only a repeat past 200 ms a lost retransmission: one repeat is
+always sent ``HUB_REPEAT`` after the NACK the hub last acted on. Without it, at the
+first RTT guess (repeats at 150 and 300 ms) the repeat the hub would answer came after
+the jitter buffer had given the frame up (300 ms): every lost retransmission cost a
+keyframe, and when a keyframe's packet was lost twice, the next keyframe (0.5 s later,
+endpoint/_vp8.py) froze the picture for 0.7-1 s.
 
 :class:`Feedback` gives each video receiver a timer, armed only while something is due
 (a repeat NACK, or a timeout of our jitter buffer, see endpoint/_jitter.py), that sends
@@ -51,6 +56,7 @@ MAX_RTO = 0.3
 FIRST_RTT = 0.1  # until measured
 MAX_NACKS = 10  # per packet
 MAX_AGE = 0.5  # seconds a missing packet is asked for
+HUB_REPEAT = 0.215  # s: Janus answers a NACK for a packet once per 200 ms, plus some jitter
 MAX_TRACKED = 128  # missing packets (aiortc: RTP_HISTORY_SIZE)
 MIN_TIMER = 0.005  # seconds between two timer runs
 SEAM_LINES = (
@@ -67,6 +73,23 @@ class _Ask:
     first: float  # when the gap showed
     last: float  # when last NACKed
     count: int = 1
+    heard: float | None = None  # when the NACK the hub would act on was sent (None: first)
+
+    def __post_init__(self) -> None:
+        if self.heard is None:
+            self.heard = self.first
+
+    def next(self, rto: float) -> float:
+        """When this packet is NACKed again: each *rto*, and once the hub answers again."""
+        assert self.heard is not None
+        repeat = self.heard + HUB_REPEAT
+        return min(self.last + rto, repeat) if repeat > self.last else self.last + rto
+
+    def asked(self, now: float) -> None:
+        assert self.heard is not None
+        if now >= self.heard + HUB_REPEAT:
+            self.heard = now
+        self.last, self.count = now, self.count + 1
 
 
 def seq_after(a: int, b: int) -> int:
@@ -132,8 +155,8 @@ class NackScheduler:
         self._expire(now)
         rto, due = self.rto(), []
         for seq, ask in self._asks.items():
-            if now - ask.last >= rto:
-                ask.last, ask.count = now, ask.count + 1
+            if now >= ask.next(rto):
+                ask.asked(now)
                 due.append(seq)
         return due
 
@@ -141,7 +164,7 @@ class NackScheduler:
         """When a NACK next falls due (clock time), or None."""
         self._expire(self._clock())
         rto = self.rto()
-        return min((a.last + rto for a in self._asks.values()), default=None)
+        return min((a.next(rto) for a in self._asks.values()), default=None)
 
     def _arrived(self, seq: int, now: float) -> None:
         ask = self._asks.pop(seq, None)

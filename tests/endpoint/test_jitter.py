@@ -20,6 +20,7 @@ from aiortc.rtp import RtpPacket
 from endpoint import _jitter
 from endpoint._jitter import (
     IDLE_AFTER,
+    KEY_WAIT,
     MAX_WAIT,
     PLI_INTERVAL,
     RETRANSMISSION_TIMEOUT,
@@ -166,6 +167,36 @@ def test_a_retransmission_after_the_keyframe_request_still_completes_the_frame()
     clock.now += PLI_INTERVAL + 0.01
     assert feed(buffer, sender.frames(2)) == ([7, 8], 0)  # no more keyframe requests
     assert buffer.dropped_frames == 0
+
+
+def test_a_keyframe_waits_longer_for_its_packet_than_an_inter_frame() -> None:
+    """Nothing after a keyframe can be shown without it, and the hub's second
+    retransmission comes after ~220 ms + RTT: the keyframe waits for it past MAX_WAIT."""
+    sender = Sender()
+    clock = Clock()
+    buffer = make(clock)
+    key = sender.frame(key=True)
+    assert feed(buffer, [key[0], key[2], *sender.frames(2)]) == ([], 0)
+    clock.now += MAX_WAIT + 0.05
+    assert buffer.poll() is True  # a keyframe asked for (overdue), the frame still waits
+    assert feed(buffer, sender.frame()) == ([], 0)
+    assert buffer.dropped_frames == 0
+    assert feed(buffer, [key[1]]) == ([1], 0)  # the second retransmission
+    assert feed(buffer, sender.frames(2)) == ([2, 3, 4, 5, 6], 0)  # one per packet
+    # one lost for good: dropped once KEY_WAIT is over, nothing shown until a keyframe
+    sender, clock = Sender(), Clock()
+    buffer = make(clock)
+    key = sender.frame(key=True)
+    assert feed(buffer, [key[0], key[2], *sender.frames(2)]) == ([], 0)
+    while (deadline := buffer.next_deadline()) is not None and deadline < 100.0 + KEY_WAIT:
+        clock.now = deadline
+        buffer.poll()
+    assert buffer.dropped_frames == 0 and deadline == pytest.approx(100.0 + KEY_WAIT)
+    clock.now = deadline
+    buffer.poll()
+    assert buffer.dropped_frames >= 1
+    assert feed(buffer, sender.frames(2)) == ([], 0)
+    assert feed(buffer, sender.frame(key=True)) == ([6], 0)
 
 
 def test_the_retransmission_timeout_comes_from_the_measured_rtt() -> None:

@@ -14,6 +14,7 @@ from endpoint import _nack
 from endpoint._jitter import VideoJitterBuffer
 from endpoint._nack import (
     FIRST_RTT,
+    HUB_REPEAT,
     MAX_AGE,
     MAX_NACKS,
     MAX_TRACKED,
@@ -51,7 +52,25 @@ def test_a_packet_still_missing_is_nacked_again_each_rto_and_only_it() -> None:
     assert arrive(nacks, 15) == [[11]]  # 11 due again; 13 not yet
     assert nacks.due(clock.now) == []
     clock.now += rto / 2
-    assert nacks.due(clock.now) == [13]
+    assert nacks.due(clock.now) == [11, 13]  # 13 each rto; 11 once the hub answers again
+
+
+def test_one_repeat_lands_when_the_hub_answers_a_nack_again() -> None:
+    """Janus retransmits a packet once per 200 ms: a lost retransmission is asked for
+    again just past that, whatever the rto, and the rto repeats go on."""
+    clock = Clock()
+    nacks = NackScheduler(clock)
+    arrive(nacks, 10, 12)  # 11 NACKed at 0
+    rto = nacks.rto()  # 150 ms before the RTT is measured: 150, 300 would both miss
+    sent = []
+    while clock.now < 100.0 + MAX_AGE:
+        due = nacks.next_due()
+        assert due is not None
+        clock.now = due
+        if nacks.due(clock.now):
+            sent.append(round(clock.now - 100.0, 3))
+    assert sent[:3] == pytest.approx([rto, HUB_REPEAT, HUB_REPEAT + rto])
+    assert round(2 * HUB_REPEAT, 3) in sent  # the next repeat past the next 200 ms
 
 
 def test_the_rtt_is_measured_from_packets_asked_for_once() -> None:
