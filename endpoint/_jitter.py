@@ -13,11 +13,11 @@ or a complete keyframe, ends the freeze. A keyframe waits longer (``KEY_WAIT``):
 after it can be shown without it, and its replacement cannot come sooner (the sender sends
 at most two keyframes a second, endpoint/_vp8.py), while the hub's second retransmission
 of a packet lost twice comes after about 220 ms + RTT (endpoint/_nack.py); dropping it at
-``MAX_WAIT`` made each such loss a 0.7-1 s freeze at 10 % loss. After ``MAX_WAIT`` the frame is dropped with every
-inter frame after it and the next keyframe is released; PLIs repeat, at most one per
-``PLI_INTERVAL`` (longer on slow links), while none comes. A complete keyframe further on
-is jumped to at once, so delay never builds up. Duplicates and packets older than the
-release point are ignored; memory stays bounded by ``capacity`` packets.
+``MAX_WAIT`` made each such loss a 0.7-1 s freeze at 10 % loss. After its wait the frame
+is dropped with every inter frame after it and the next keyframe is released; PLIs repeat,
+at most one per ``PLI_INTERVAL`` (longer on slow links), while none comes. A complete
+keyframe further on is jumped to at once, so delay never builds up. Duplicates and packets
+older than the release point are ignored; memory stays bounded by ``capacity`` packets.
 
 Frames go out only from ``add`` (one per packet, as aiortc's receiver wants); the timeouts
 between packets are run by ``poll``, which endpoint/_nack.py calls at ``next_deadline``.

@@ -26,7 +26,8 @@ from endpoint._audiobridge import PLUGIN as AUDIO_PLUGIN
 from endpoint._audiobridge import AudioBridge, Member
 from endpoint._janus_ws import SESSION_NOT_FOUND, EventListener, Handle, JanusClient
 from endpoint._rtcstats import receiver_counts
-from endpoint._videoroom import PLUGIN, Feed, Publisher, RoomAccess, Subscriber, TrackCallback
+from endpoint._subscriber import Subscriber, TrackCallback
+from endpoint._videoroom import PLUGIN, Feed, Publisher, RoomAccess
 from endpoint.errors import EndpointError, HubRequestError
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from endpoint import FailReason
 from endpoint._janus_ws import JanusClient, _check_plugin_reply
-from endpoint._videoroom import Subscription, answerer_is_dtls_server, feeds_of
+from endpoint._subscriber import Subscription
+from endpoint._videoroom import answerer_is_dtls_server, feeds_of
 from endpoint.errors import EndpointError, HubProtocolError, HubRequestError
 
 json_values = st.recursive(

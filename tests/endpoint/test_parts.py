@@ -15,8 +15,9 @@ from aiohttp import web
 from endpoint._backoff import Backoff
 from endpoint._janus_ws import JanusClient
 from endpoint._liveness import FIRST_MEDIA_GRACE, STALE_AFTER, STALE_MAX, MediaClock, hub_lost
+from endpoint._subscriber import Subscriber
 from endpoint._tasks import Tasks
-from endpoint._videoroom import Feed, Publisher, RoomAccess, Subscriber, feeds_of, wanted
+from endpoint._videoroom import Feed, Publisher, RoomAccess, feeds_of, wanted
 from endpoint.errors import HubProtocolError
 from tests._util import wait_until
 

@@ -16,6 +16,7 @@ from endpoint._audio_jitter import AudioJitterBuffer
 from endpoint._janus_ws import Reply
 from endpoint._liveness import FIRST_MEDIA_GRACE, STALE_AFTER
 from endpoint._roster import Roster
+from endpoint._subscriber import Subscriber
 from endpoint._transit import SenderReports
 from endpoint._video_pause import (
     RESUME_AFTER,
@@ -24,7 +25,7 @@ from endpoint._video_pause import (
     Evidence,
     VideoPause,
 )
-from endpoint._videoroom import Feed, RoomAccess, Subscriber
+from endpoint._videoroom import Feed, RoomAccess
 
 FRAME = 0.02  # s of audio per packet
 Delay = Callable[[float, float | None], float]  # (send time, video relayed since) -> queue, s
