@@ -1,4 +1,4 @@
-"""Fixed beams toward the room's seats, for the gate's level check and speech detector.
+"""Beams toward the room's seats, for the gate's level check and speech detector.
 
 The gate used to hear the plain mean of the microphones: with a 9 cm array that is nearly
 omnidirectional, so babble from elsewhere in the hall and the room's reverberation reach the
@@ -6,7 +6,12 @@ level check and Silero at full strength. The installer's seat zones say where ta
 the array geometry is known, so ``SeatBeams`` forms one superdirective beam per seat (MVDR
 against a diffuse noise field, diagonally loaded so a real array's mismatched microphones do
 not blow up the low band) with the loudspeakers' directions added to the noise field as
-interferers to damp the far end's echo. Each 10 ms frame, the beam with the most power over the
+interferers to damp the far end's echo. The field also learns what the room sounds like while
+nobody near speaks (``learn``: the processor feeds the frames its gate keeps shut with no far
+end and no candidate), added at ``ADAPT`` to the model and the beams redesigned every 0.5 s of
+it, so a crowd at the door or a radio in a corner is damped more than a diffuse field would
+say; the loading and the distortionless constraint keep the seat's own direction whole even
+if a missed word leaks into it. Each 10 ms frame, the beam with the most power over the
 last ``SELECT_FRAMES`` carries the room (whoever speaks from a seat is loudest in their own
 beam); its spectrum replaces the microphone mean in the gate. The target direction is passed
 undistorted, so levels stay comparable with the mean.
@@ -26,6 +31,9 @@ LOADING = 0.1  # diagonal loading of the diffuse coherence: white noise gain >= 
 TV_WEIGHT = 1.0  # the loudspeakers' direction as an interferer this strong against the field
 SELECT_FRAMES = 8  # a beam's power is averaged over ~80 ms before it is picked
 SELECT_LO_HZ, SELECT_HI_HZ = 200.0, 4000.0
+ADAPT = 1.0  # weight of the learned noise field (quiet frames) added to the modelled one
+LEARN_FRAMES = 200  # the learned field is a running mean over ~2 s of quiet
+REDESIGN_FRAMES = 50  # the beams are redesigned every 0.5 s of quiet
 
 
 def centre_deg(zone: AngleRange) -> float:
@@ -72,17 +80,37 @@ class SeatBeams:
         geometry: ArrayGeometry,
         seats: tuple[AngleRange, ...],
         loudspeakers: tuple[AngleRange, ...] = (),
-        loading: float = LOADING,
+        loading: float | None = None,
     ) -> None:
-        field = noise_field(geometry, tuple(centre_deg(z) for z in loudspeakers), loading)
+        loading = LOADING if loading is None else loading
+        self._field = noise_field(geometry, tuple(centre_deg(z) for z in loudspeakers), loading)
         self.angles = tuple(centre_deg(z) for z in seats)
-        weights = [mvdr_weights(field, steering(geometry, a)) for a in self.angles]
-        self._conj = np.conj(np.stack(weights))  # (seats, bins, mics)
+        self._steer = [steering(geometry, a) for a in self.angles]
+        self._design(self._field)
+        self._learned = np.zeros_like(self._field)
+        self._quiet = 0
         freqs = np.fft.rfftfreq(NFFT, 1.0 / RATE)
         self._band = (freqs >= SELECT_LO_HZ) & (freqs <= SELECT_HI_HZ)
         self._powers = np.zeros((SELECT_FRAMES, len(seats)))
         self._pos = 0
         self.chosen = 0
+
+    def _design(self, field: C128) -> None:
+        weights = [mvdr_weights(field, d) for d in self._steer]
+        self._conj = np.conj(np.stack(weights))  # (seats, bins, mics)
+
+    def learn(self, spectra: C128) -> None:
+        """Feed a frame nobody near speaks in: the beams learn to suppress what it holds."""
+        if ADAPT <= 0.0:
+            return
+        self._quiet += 1
+        outer = spectra[:, :, None] * np.conj(spectra[:, None, :])
+        self._learned += (outer - self._learned) / min(self._quiet, LEARN_FRAMES)
+        if self._quiet % REDESIGN_FRAMES == 0:
+            m = spectra.shape[1]
+            scale = np.real(np.trace(self._learned, axis1=1, axis2=2)) / m
+            norm = self._learned / np.maximum(scale, 1e-20)[:, None, None]
+            self._design(self._field + ADAPT * norm)
 
     def push(self, spectra: C128) -> C128:
         """(bins, mics) spectra of the newest window -> (bins,) spectrum of the chosen beam."""

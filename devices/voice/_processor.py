@@ -141,6 +141,8 @@ class VoiceProcessor:
         if quiet and not faults:
             self.noise_directions.learn(angle, conf)  # nobody near speaks: what is heard is noise
             self._doa.learn_noise(spectra)
+            if self._beams is not None:
+                self._beams.learn(spectra)
         doa = None
         double_talk = not gate.speech and self._near_in_double_talk(gate, angle, conf)
         if not faults and (gate.candidate or double_talk):

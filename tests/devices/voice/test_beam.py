@@ -42,3 +42,15 @@ def test_the_loudest_seat_beam_is_heard():
         heard = beams.push(source[:, None] * steering(GEO, 125.0))
     assert beams.chosen == 1
     assert np.allclose(np.abs(heard[SPEECH]), np.abs(source[SPEECH]), rtol=0.25)
+
+
+def test_the_beams_learn_to_suppress_the_noise_heard_while_nobody_speaks():
+    beams = SeatBeams(GEO, SEATS, TV)
+    before = np.mean(beams.gains_db(60.0, GEO)[0][SPEECH])
+    rng = np.random.default_rng(5)
+    for _ in range(100):  # 1 s of a radio at 60 deg, between the seats
+        noise = rng.standard_normal(FREQS.size) + 1j * rng.standard_normal(FREQS.size)
+        beams.learn(noise[:, None] * steering(GEO, 60.0))
+    after = beams.gains_db(60.0, GEO)[0][SPEECH]
+    assert np.mean(after) <= before - 6.0
+    assert np.max(np.abs(beams.gains_db(0.0, GEO)[0])) < 0.01  # the seat still passes whole
