@@ -20,9 +20,11 @@ injected ``clock``. Policy:
   ``leave_guard_s`` of a cut, leaving needs ``leave_factor`` times the usual evidence unless the
   newest estimates are confident.
 * A confirmed onset cuts at once: one whole estimate (``block_s`` of near speech) whose
-  confidence is at least ``ONSET_CONFIDENCE``, not taken during double talk, from a zone not
-  on screen, cuts to it when it arrives (``min_dwell_s`` still applies). The sum over the
-  window needed two estimates, ~0.8 s after the onset.
+  confidence is at least ``ONSET_CONFIDENCE``, from a zone not on screen, cuts to it when it
+  arrives (``min_dwell_s`` still applies). The sum over the window needed two estimates,
+  ~0.8 s after the onset. Estimates taken during double talk count too: the processor takes
+  them only from frames whose direction is confidently outside the loudspeakers' (excluding
+  them left talkers who spoke over the far end waiting 1-3 s).
 """
 
 from __future__ import annotations
@@ -184,7 +186,7 @@ class Director:
         if zone is None or doa.confidence < self.config.min_confidence or not near_speech:
             return
         seconds = doa.t_end - doa.t_start + FRAME_CREDIT_S
-        if doa.confidence >= ONSET_CONFIDENCE and not doa.double_talk:
+        if doa.confidence >= ONSET_CONFIDENCE:
             self._onset = zone.name
         confident = doa.confidence >= self.config.confident_doa
         if not confident:

@@ -185,7 +185,7 @@ def test_double_talk_estimates_count_while_far_end_plays():
         clock.now = t
         doa = DoaEstimate(45.0, 0.7, t - 0.24, t, 25, double_talk=True) if k % 25 == 24 else None
         out.append(d.update(t, gate=GateState.OPEN, speech=False, far_end=True, doa=doa))
-    assert first_cut(out, "right") is not None
+    assert first_cut(out, "right") == pytest.approx(0.24)  # a confident one cuts at once
 
 
 def test_leaving_a_fresh_cut_on_low_confidence_needs_more_evidence():
