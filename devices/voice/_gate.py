@@ -73,7 +73,7 @@ RELAX_ATTACK_FRAMES = 4  # ... but opens below the floor only after this many fr
 SPEECHLIKE_FRAMES = 300  # the noise's speech-likeness is a running mean over ~3 s of quiet
 SEAT_RELAX_DB = 4.0  # speech from a seat zone counts this far under the level floor
 SEAT_ATTACK_FRAMES = 5  # ... opening the gate only after this many such frames in a row
-ELSEWHERE_DB = 3.0  # a shut gate opens on sound from outside every seat only this far over it
+ELSEWHERE_DB = 5.0  # a shut gate opens on sound from outside every seat only this far over it
 
 
 class VoiceGate:

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 VETO_CONFIDENCE = 0.3
 WEIGHT_OVERSUB = 2.0  # Wiener-like DOA bin weight 1 - k * noise / power
 SEAT_FRAMES = 20  # of the coarse direction's last 200 ms ...
-SEAT_SHARE = 0.8  # ... this share in one seat zone: someone there speaks (babble wanders)
+SEAT_SHARE = 0.6  # ... this share in one seat zone: someone there speaks (babble wanders)
 
 
 @dataclass(frozen=True)
