@@ -1,4 +1,4 @@
-"""The [schedule] section: meetings the room joins by itself.
+"""The [schedule] section: meetings the room joins by itself, and equipment checks it runs.
 
 A broken entry is reported and left out; the other entries and the room's own meetings go on
 (``Config.schedule_issues``), as with [voice].
@@ -6,12 +6,16 @@ A broken entry is reported and left out; the other entries and the room's own me
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 from kiosk import _config_fields as f
+from kiosk.checkplan import ScheduledCheck
 from kiosk.schedule import DAYS, ScheduledMeeting, clock_time
 
 MEETING_KEYS = ("title", "room", "start", "end", "days")
+CHECK_KEYS = ("start", "days")
+LISTS = ("meetings", "checks")
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,7 @@ class ScheduleSection:
 
     countdown_s: float = 120.0
     meetings: tuple[ScheduledMeeting, ...] = ()
+    checks: tuple[ScheduledCheck, ...] = ()
 
 
 def _hhmm(raw: object, ctx: f.Context) -> str:
@@ -59,14 +64,50 @@ def meeting(raw: object, ctx: f.Context) -> ScheduledMeeting:
 meetings = f.list_of(meeting)
 
 
+def check(raw: object, ctx: f.Context) -> ScheduledCheck:
+    """``{ start = "07:30", days = ["mon"] }``; each broken key is reported in its place
+    (``schedule.checks[1].start``)."""
+    if not isinstance(raw, dict):
+        raise f.Invalid('must be a table: { start = "07:30", days = ["mon", "thu"] }')
+    bad = [(f".{key}", None, f.Invalid(_unknown(key))) for key in raw if key not in CHECK_KEYS]
+    if "start" not in raw:
+        bad.append((".start", None, f.Invalid('missing — required, e.g. "07:30"')))
+    values = {}
+    for key, convert in (("start", _hhmm), ("days", _days)):
+        try:
+            values[key] = convert(raw[key], ctx) if key in raw else None
+        except f.Invalid as err:
+            bad.append((f".{key}", raw[key], err))
+    if bad:
+        raise f.Invalid("is not a valid check", parts=bad)
+    return ScheduledCheck(str(values["start"]), tuple(values["days"] or DAYS))
+
+
+def _unknown(key: object) -> str:
+    close = difflib.get_close_matches(str(key), CHECK_KEYS, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}?" if close else f"keys are {', '.join(CHECK_KEYS)}"
+    return f"unknown key; {hint}"
+
+
+checks = f.list_of(check)
+
+FIELDS: dict[str, tuple[f.Convert, str]] = {
+    "countdown_s": (f.number(0.0, 3600.0), "countdown before a scheduled join, s"),
+    "meetings": (meetings, "meetings joined by themselves: title, room, …"),
+    "checks": (checks, "equipment self-tests run by themselves: start, days"),
+}
+
+
 def without_bad_entries(raw: object, bad_keys: list[str]) -> object:
-    """[schedule] without the keys and meetings that broke a rule (``schedule.meetings[2]``)."""
+    """[schedule] without the keys and entries that broke a rule (``schedule.meetings[2]``,
+    ``schedule.checks[1].start``)."""
     if not isinstance(raw, dict):
         return {}
     kept = {k: v for k, v in raw.items() if f"schedule.{k}" not in bad_keys}
-    entries = kept.get("meetings")
-    if isinstance(entries, list):
-        prefix = "schedule.meetings["
-        bad = {int(k[len(prefix) :].split("]")[0]) for k in bad_keys if k.startswith(prefix)}
-        kept["meetings"] = [e for i, e in enumerate(entries) if i not in bad]
+    for name in LISTS:
+        entries = kept.get(name)
+        if isinstance(entries, list):
+            prefix = f"schedule.{name}["
+            bad = {int(k[len(prefix) :].split("]")[0]) for k in bad_keys if k.startswith(prefix)}
+            kept[name] = [e for i, e in enumerate(entries) if i not in bad]
     return kept

@@ -211,13 +211,7 @@ _SCHEMA: dict[str, tuple[type[Any], dict[str, _Spec]]] = {
             "script_wav": _Spec(f.existing_file(), "WAV for a synthetic array (+1 ch: reference)"),
         },
     ),
-    "schedule": (
-        ScheduleSection,
-        {
-            "countdown_s": _Spec(f.number(0.0, 3600.0), "countdown before a scheduled join, s"),
-            "meetings": _Spec(sc.meetings, "meetings joined by themselves: title, room, …"),
-        },
-    ),
+    "schedule": (ScheduleSection, {k: _Spec(*spec) for k, spec in sc.FIELDS.items()}),
 }
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import html
 import json
+import logging
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -19,6 +21,9 @@ from urllib.parse import urlsplit, urlunsplit
 from devices import CheckResult, Verdict, check_title
 from kiosk.selftest import Report, public_metrics
 
+log = logging.getLogger(__name__)
+
+LAST_JSON, LAST_HTML = "last-selftest.json", "last-selftest.html"
 COLOURS = {Verdict.PASS: "#1f7a3d", Verdict.WARN: "#b07900", Verdict.FAIL: "#b3261e"}
 LABELS = {Verdict.PASS: "ĐẠT", Verdict.WARN: "CẢNH BÁO", Verdict.FAIL: "LỖI"}
 
@@ -66,6 +71,37 @@ def write_json(report: Report, path: Path, hub_url: str | None = None) -> None:
 
 def write_html(report: Report, path: Path, hub_url: str | None = None) -> None:
     write_private(path, render_html(report, hub_url))
+
+
+def save_last(report: Report, state_dir: Path, hub_url: str | None = None) -> bool:
+    """Keep *report* as the kiosk's last one (JSON and HTML, 0600) in *state_dir*, where the
+    technician area finds it to export; best effort: a full disk costs only the copy."""
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        write_json(report, state_dir / LAST_JSON, hub_url)
+        write_html(report, state_dir / LAST_HTML, hub_url)
+    except OSError as err:
+        log.warning("cannot keep the self-test report in %s: %s", state_dir, err)
+        return False
+    return True
+
+
+def export_name(started: str) -> str:
+    """``diemcau-selftest-20250303T003000.html`` for a report started at that (UTC) time."""
+    return f"diemcau-selftest-{started.replace(':', '').replace('-', '')[:15]}.html"
+
+
+def copy_last(state_dir: Path, target: Path) -> Path:
+    """Copy the last report kept in *state_dir* to *target*; the HTML's new path.  OSError
+    when there is none (or it cannot be read)."""
+    try:
+        started = json.loads((state_dir / LAST_JSON).read_text(encoding="utf-8"))["started"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise OSError(f"the kept report is damaged: {err}") from err
+    html_path = target / export_name(str(started))
+    shutil.copyfile(state_dir / LAST_HTML, html_path)
+    shutil.copyfile(state_dir / LAST_JSON, html_path.with_suffix(".json"))
+    return html_path
 
 
 # --- HTML --------------------------------------------------------------------------------------

@@ -116,13 +116,18 @@ async def _main(app: QApplication, path: str, full: bool) -> int:
     # Not needed for the Join button, so after READY: the file written with fsync (slow
     # on a busy eMMC at boot), the technician area and its imports (report, self-test).
     remember(choice)
+    from kiosk.autocheck import AutoCheck
     from kiosk.technician import attach_technician
 
     technician = attach_technician(kiosk)  # «Kỹ thuật»: PIN, self-test, devices, logs
     autojoin = AutoJoin(service)
     autojoin.start()
+    autocheck = AutoCheck(kiosk, technician=technician.backend)  # the morning check
+    technician.opened.connect(autocheck.dismiss)
+    autocheck.start()
     await closed.wait()
     autojoin.stop()
+    await autocheck.stop()
     await service.stop()
     technician.close()
     await kiosk.stop()

@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 RATE = 48000
 TIMEOUTS = {"camera": 6.0, "mic_array": 5.0, "loopback": 6.0, "system": 4.0, "network": 28.0}
 NET_KEYS = ["dns", "tcp", "tls", "websocket", "media"]
+# The longest a run can take: its slowest lane, every check in it at its timeout.
+MAX_SECONDS = max(
+    TIMEOUTS["network"], TIMEOUTS["mic_array"] + TIMEOUTS["loopback"], 6 * TIMEOUTS["system"]
+)
 DEMO_SITE = "Xã Bản Vẽ (bộ thử)"
 
 HUNG = Hint(
@@ -292,6 +296,14 @@ _ORDER = {key: i for i, key in enumerate(
     ["camera", "mic_array", "loopback", "audio_server", "displays",
      *(f"net.{k}" for k in NET_KEYS), "disk", "clock", "cpu_temp", "version"]
 )}  # fmt: skip
+
+
+def failed_report(site: str, err: BaseException) -> Report:
+    """The report of a self-test that could not run at all: one failed verdict."""
+    started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    why = f"the self-test could not run: {type(err).__name__}: {err}"
+    result = CheckResult("selftest", Verdict.FAIL, why, BROKEN)
+    return Report(site, started, [result], version=_version("diemcau"))
 
 
 def summary_lines(report: Report) -> Iterator[str]:

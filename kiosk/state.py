@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from kiosk.config import Config, ConfigError, dump_config, load_config, parse_config
 
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 LAST_GOOD = "last-good.toml"
 MEMORY = "meeting.json"
 MEMORY_VERSION = 1
+RECORD_VERSION = 1
+T = TypeVar("T")
 _HEADER = "# Written by diemcau: the last configuration that worked (paths are absolute).\n\n"
 
 
@@ -137,5 +140,35 @@ def save_memory(memory: Memory, state_dir: Path) -> bool:
         _write_private(state_dir / MEMORY, json.dumps(data, ensure_ascii=False) + "\n")
     except OSError as err:
         log.warning("cannot keep the meeting state in %s: %s", state_dir, err)
+        return False
+    return True
+
+
+# --- other small records (device choice, scheduled checks) -----------------------------------
+
+
+def load_record(state_dir: Path, name: str, parse: Callable[[dict[str, Any]], T], default: T) -> T:
+    """The JSON record ``name`` read through ``parse`` (which raises ValueError on a bad
+    value); a missing file is ``default``, a damaged one is reported in the log and ignored."""
+    path = state_dir / name
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or data.get("version") != RECORD_VERSION:
+            raise ValueError(f"not a record of version {RECORD_VERSION}")
+        return parse(data)
+    except FileNotFoundError:
+        return default
+    except (OSError, ValueError, TypeError) as err:  # JSONDecodeError and UnicodeError too
+        log.error("the saved state %s is damaged and ignored: %s", path, err)
+        return default
+
+
+def save_record(state_dir: Path, name: str, data: dict[str, Any]) -> bool:
+    """Write the record ``name`` atomically, mode 0600 (best effort: logged when it fails)."""
+    text = json.dumps({"version": RECORD_VERSION, **data}, ensure_ascii=False) + "\n"
+    try:
+        _write_private(state_dir / name, text)
+    except OSError as err:
+        log.warning("cannot keep %s in %s: %s", name, state_dir, err)
         return False
     return True

@@ -2,7 +2,9 @@
 settings with secrets masked, recent log lines, export of the last report to a USB stick.
 
 ``attach_technician(app)`` builds the area for a running :class:`kiosk.app.KioskApp` and
-opens it from the window's discreet «Kỹ thuật» entry.
+opens it from the window's discreet «Kỹ thuật» entry.  The last report (the area's own run or
+a scheduled check, see :mod:`kiosk.autocheck`) is kept in the state folder, so it can be
+exported after a restart too.
 """
 
 from __future__ import annotations
@@ -16,7 +18,15 @@ from typing import Any
 from devices import CheckResult
 from kiosk.config import Config
 from kiosk.pin import DEFAULT_PIN_FILE, Attempt, PinGate
-from kiosk.report import safe_url, write_html, write_json
+from kiosk.report import (
+    LAST_JSON,
+    copy_last,
+    export_name,
+    safe_url,
+    save_last,
+    write_html,
+    write_json,
+)
 from kiosk.selftest import Kit, Report, config_kit, run_selftest
 from ui import texts
 
@@ -60,23 +70,42 @@ class KioskTechnician:
         self.recent = recent or RecentLog()
         self.last: Report | None = None
         self.chosen: dict[str, str] = {}
+        self.state_dir = config.state.dir
+        self.running = False
 
     def attempt(self, pin: str) -> Attempt:
         return self.gate.attempt(pin)
 
     async def run_selftest(self, progress: Any) -> Report:
         kit = self._kit or config_kit(self.config)
-        self.last = await run_selftest(kit, progress)
+        self.running = True
+        try:
+            report = await run_selftest(kit, progress)
+        finally:
+            self.running = False
+        self.keep(report)
+        save_last(report, self.state_dir, self.config.hub.url)
+        return report
+
+    def keep(self, report: Report) -> None:
+        """*report* (this area's run, or a scheduled check) is the last one."""
+        self.last = report
+
+    def last_report(self) -> Report | None:
         return self.last
 
+    def can_export(self) -> bool:
+        return self.last is not None or (self.state_dir / LAST_JSON).is_file()
+
     def export(self) -> str:
-        if self.last is None:
-            raise OSError("no report yet")
+        """The last report onto the USB stick (from memory, or as kept in the state folder
+        by an earlier run); the HTML's path."""
         target = self._usb()
         if target is None:
             raise OSError("no USB stick mounted")
-        stamp = self.last.started.replace(":", "").replace("-", "")[:15]
-        html = Path(target) / f"diemcau-selftest-{stamp}.html"
+        if self.last is None:
+            return str(copy_last(self.state_dir, Path(target)))
+        html = Path(target) / export_name(self.last.started)
         write_html(self.last, html, self.config.hub.url)
         write_json(self.last, html.with_suffix(".json"), self.config.hub.url)
         return str(html)

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QPixmap
 from PyQt6.QtWidgets import (
     QComboBox,
@@ -68,6 +68,10 @@ class TechnicianBackend(Protocol):
     def run_selftest(self, progress: Progress) -> Coroutine[Any, Any, SelftestReport]: ...
 
     def export(self) -> str: ...
+
+    def last_report(self) -> SelftestReport | None: ...
+
+    def can_export(self) -> bool: ...
 
     def settings(self) -> list[tuple[str, str]]: ...
 
@@ -173,6 +177,14 @@ class SelftestPage(QWidget):
         finally:
             self.run_button.setEnabled(True)
 
+    def show_last(self) -> None:
+        """The last report (a scheduled check's, or one kept from before a restart)."""
+        report = self.backend.last_report()
+        if report is not None and report is not self.report:
+            self.report = report
+            self._show(report)
+        self.export_button.setEnabled(self.backend.can_export())
+
     def _show(self, report: SelftestReport) -> None:
         self.verdict.setText(texts.TECH_VERDICT[report.verdict.value])
         self.results.setText("<br>".join(_line(r) for r in report.results))
@@ -204,7 +216,10 @@ def _line(result: CheckResult) -> str:
 
 
 class TechnicianArea(QWidget):
-    """PIN first; then the tabs. ``lock()`` (on leaving) asks for the PIN again."""
+    """PIN first; then the tabs. ``lock()`` (on leaving) asks for the PIN again;
+    ``opened`` is emitted each time the right PIN opens it."""
+
+    opened = pyqtSignal()
 
     def __init__(self, backend: TechnicianBackend) -> None:
         super().__init__()
@@ -238,7 +253,9 @@ class TechnicianArea(QWidget):
         if answer.ok:
             self.pin_page.message.clear()
             self.log_view.setPlainText("\n".join(self.backend.log_lines()))
+            self.selftest.show_last()
             self.pages.setCurrentIndex(1)
+            self.opened.emit()
         else:
             self.pin_page.show_answer(answer)
 

@@ -103,6 +103,22 @@ def countdown_text(title: str, seconds: float) -> str:
     return f"Cuộc họp «{title}» sẽ tự động bắt đầu sau {whole // 60}:{whole % 60:02d}"
 
 
+# --- the scheduled equipment check, one line on the Join screen --------------------------------
+
+
+def check_running(at: str) -> str:
+    """«Đang kiểm tra thiết bị 07:30…» while the scheduled self-test runs."""
+    return f"Đang kiểm tra thiết bị {at}…"
+
+
+def check_line(at: str, fails: int, warns: int) -> str:
+    """«Kiểm tra thiết bị 07:30: tất cả đều tốt» or «…: 2 lỗi, 1 cảnh báo — gọi kỹ thuật viên»."""
+    found = [f"{fails} lỗi"] * bool(fails) + [f"{warns} cảnh báo"] * bool(warns)
+    if not found:
+        return f"Kiểm tra thiết bị {at}: tất cả đều tốt"
+    return f"Kiểm tra thiết bị {at}: {', '.join(found)} — gọi kỹ thuật viên"
+
+
 # --- the technician area -------------------------------------------------------------------------
 TECH_ENTRY = "Kỹ thuật"
 TECH_TITLE = "Khu vực kỹ thuật — nhập mã PIN"

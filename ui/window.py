@@ -29,6 +29,7 @@ QWidget { background: #10151c; color: #f2f4f7; font-family: "Noto Sans", "DejaVu
 QLabel#title { font-size: 30px; font-weight: bold; }
 QLabel#status { font-size: 22px; color: #c9d4e3; }
 QLabel#notice { background: #7a5b00; font-size: 18px; padding: 8px; }
+QLabel#check { font-size: 20px; color: #f2f4f7; background: #2c3a4d; padding: 8px; }
 QLabel#countdown { background: #1d4f91; font-size: 24px; padding: 10px; }
 QLabel#waiting { color: #9fb0c6; }  /* tiles: ui.meeting.TV_STYLE; link: ui.link */
 QLabel#badge { background: #b3261e; font-size: 20px; padding: 6px 12px; border-radius: 6px; }
@@ -104,6 +105,10 @@ class KioskWindow(QMainWindow):
         layout = QVBoxLayout(page)
         self.join_button = self._button(texts.JOIN, "join", self.model.join)
         self.retry_button = self._button(texts.RETRY, "retry", self.model.join)
+        self.check_note = self._label("", "check")  # the scheduled equipment check's result
+        self.check_note.setWordWrap(True)
+        self.check_note.hide()
+        layout.addWidget(self.check_note)
         layout.addStretch(1)
         layout.addWidget(self.join_button, 0, Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.retry_button, 0, Qt.AlignmentFlag.AlignCenter)
@@ -155,6 +160,11 @@ class KioskWindow(QMainWindow):
         """A standing banner (e.g. configuration errors) above everything else."""
         self.notice.setText(text)
         self.notice.setVisible(bool(text))
+
+    def show_check(self, text: str) -> None:
+        """The scheduled equipment check's one line on the Join screen ("" hides it)."""
+        self.check_note.setText(text)
+        self.check_note.setVisible(bool(text))
 
     def _on_state(self, state: CallState, status: str) -> None:
         self.status.setText(status)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from kiosk.checkplan import CheckPlanner, ScheduledCheck, meeting_near
 from kiosk.config import dump_config, parse_config
 from kiosk.schedule import RETRY_S, Action, Planner, ScheduledMeeting, clock_time, occurrences
 
@@ -145,3 +146,61 @@ def test_schedule_config_keeps_good_entries_and_reports_bad_ones() -> None:
 def test_a_good_schedule_has_no_issues() -> None:
     config = parse_config(BASE + "meetings = []\n")
     assert config.schedule_issues == () and config.schedule.meetings == ()
+
+
+# --- scheduled equipment checks ---------------------------------------------------------------
+
+MORNING = ScheduledCheck("07:30", ("mon", "tue"))
+
+
+def test_a_check_is_due_once_at_its_time() -> None:
+    planner = CheckPlanner([MORNING])
+    assert planner.due(at(7, 29, 59)) is None
+    assert planner.due(at(7, 30)) == at(7, 30)
+    assert planner.due(at(7, 30, 1)) is None  # done: not twice
+    assert planner.due(at(7, 29)) is None and planner.due(at(7, 30)) is None  # clock jumped back
+    tuesday, wednesday = MONDAY + timedelta(days=1), MONDAY + timedelta(days=2)
+    assert planner.due(at(7, 30, day=tuesday)) == at(7, 30, day=tuesday)
+    assert planner.due(at(7, 30, day=wednesday)) is None  # not one of its days
+
+
+def test_a_late_start_runs_within_the_hour_and_a_restart_does_not_run_it_again() -> None:
+    planner = CheckPlanner([MORNING, ScheduledCheck("08:00", ("mon",))])
+    assert planner.due(at(8, 10)) == at(8, 0)  # both due: once, for the latest
+    assert planner.due(at(8, 11)) is None
+    saved = planner.recent_done(at(8, 11))
+    assert saved == ("check@2025-03-03T07:30", "check@2025-03-03T08:00")
+    assert CheckPlanner([MORNING], saved).due(at(8, 20)) is None  # restarted after it ran
+    assert CheckPlanner([MORNING]).due(at(8, 30)) is None  # an hour late: missed
+    assert CheckPlanner([MORNING]).due(at(8, 29, 59)) == at(7, 30)
+
+
+def test_a_meeting_near_a_check() -> None:
+    assert meeting_near([BRIEFING], at(7, 59, 40), 30.0) is not None  # starts in 20 s
+    assert meeting_near([BRIEFING], at(7, 59), 30.0) is None
+    assert meeting_near([BRIEFING], at(9, 0), 30.0) is not None  # on
+    assert meeting_near([BRIEFING], at(10, 0), 30.0) is None  # over
+
+
+def test_checks_in_the_config_report_each_broken_key_in_its_place() -> None:
+    text = BASE + (
+        '[[schedule.checks]]\nstart = "07:30"\ndays = ["tue", "mon"]\n'
+        '[[schedule.checks]]\nstart = "7:30"\n'
+        '[[schedule.checks]]\nstat = "06:00"\ndays = []\n'
+        '[[schedule.checks]]\nstart = "12:00"\n'
+    )
+    config = parse_config(text)
+    assert config.schedule.checks == (
+        ScheduledCheck("07:30", ("mon", "tue")),
+        ScheduledCheck("12:00"),
+    )
+    issues = {issue.key: str(issue) for issue in config.schedule_issues}
+    assert list(issues) == [
+        "schedule.checks[1].start",
+        "schedule.checks[2].stat",
+        "schedule.checks[2].start",
+        "schedule.checks[2].days",
+    ]
+    assert "'7:30'" in issues["schedule.checks[1].start"]
+    assert "did you mean 'start'?" in issues["schedule.checks[2].stat"]
+    assert parse_config(dump_config(config)).schedule == config.schedule

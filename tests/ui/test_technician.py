@@ -30,7 +30,8 @@ def config(url: str, tmp_path: Path) -> Config:
     token.write_text("sekret-token-123\n")
     token.chmod(0o600)
     hub = {"url": url, "room": 1234, "token_file": str(token)}
-    return Config.from_dict({"site": {"name": "Xã Thử"}, "hub": hub}, source="<test>")
+    kept = {"dir": str(tmp_path / "state")}
+    return Config.from_dict({"site": {"name": "Xã Thử"}, "hub": hub, "state": kept}, "<test>")
 
 
 def area_for(qtbot: Any, tmp_path: Path, url: str, clock: Clock, **kw: Any) -> TechnicianArea:
@@ -137,3 +138,34 @@ def test_the_window_entry_opens_the_area_behind_the_pin(qtbot: Any, tmp_path: Pa
     qtbot.addWidget(area)
     qtbot.mouseClick(app.window.technician_button, Qt.MouseButton.LeftButton)
     assert area.isVisible() and not area.unlocked
+
+
+def test_the_last_report_is_shown_on_opening_and_exported_after_a_restart(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    """A scheduled check's report (kept by the kiosk) is on the page when the area opens, and
+    after a restart it is exported from the state folder; opening says so (``opened``)."""
+    from devices import CheckResult, Hint, Verdict
+    from kiosk.report import save_last
+    from kiosk.selftest import Report
+
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    loop = CheckResult("loopback", Verdict.FAIL, "no chirp", Hint("Không nghe thấy loa", "x"))
+    report = Report("Xã Thử", "2025-03-03T00:30:00+00:00", [loop])
+    area = area_for(qtbot, tmp_path, "ws://127.0.0.1:9/", Clock(), usb=lambda: usb)
+    area.backend.keep(report)  # as kiosk.autocheck does
+    with qtbot.waitSignal(area.opened, timeout=5000):
+        press(qtbot, area, "2468")
+    page = area.selftest
+    assert page.verdict.text() == texts.TECH_VERDICT["fail"]
+    assert "Không nghe thấy loa" in page.results.text() and page.export_button.isEnabled()
+    assert save_last(report, tmp_path / "state", "wss://user:pw@hub.example.vn/janus?t=sekret")
+    restarted = area_for(qtbot, tmp_path, "ws://127.0.0.1:9/", Clock(), usb=lambda: usb)
+    press(qtbot, restarted, "2468")
+    assert restarted.selftest.export_button.isEnabled()
+    qtbot.mouseClick(restarted.selftest.export_button, Qt.MouseButton.LeftButton)
+    exported = usb / "diemcau-selftest-20250303T003000.html"
+    assert restarted.selftest.export_note.text() == texts.tech_exported(str(exported))
+    assert "no chirp" in exported.with_suffix(".json").read_text()
+    assert "sekret" not in exported.read_text() and "pw@" not in exported.read_text()
