@@ -23,7 +23,7 @@ from devices import (
 )
 from devices.room_voice import VoiceMicrophone
 from endpoint import Call, HubSettings
-from kiosk import display, voice
+from kiosk import device_choice, display, voice
 from kiosk.config import Config, ConfigError
 from ui import CallViewModel, KioskWindow, texts
 
@@ -104,13 +104,24 @@ def open_devices(config: Config) -> Devices:
     return Devices(camera, microphone, playout, speaker, voice_mic, voice_off)
 
 
+def _with_choice(config: Config) -> Config:
+    """``config`` with the devices the technician chose (logged: the file says otherwise)."""
+    choice = device_choice.load_choice(config.state.dir)
+    if choice:
+        log.info("devices chosen in the technician area: %s", choice)
+    return device_choice.apply_choice(config, choice)
+
+
 class KioskApp:
     """The running kiosk: devices, the call and the window, started and stopped together."""
 
     def __init__(self, config: Config, notice: str = "", join_allowed: bool = True) -> None:
-        self.config = config
+        """``file_config``: as given; ``config``: the same with the technician's device
+        choice (kept in the state folder) in place of the configured devices."""
+        self.file_config = config
+        self.config = _with_choice(config)
         self._notice, self._join_allowed = notice, join_allowed
-        self.devices = open_devices(config)
+        self.devices = open_devices(self.config)
         self.call = Call(
             self._settings(), self.devices.camera, self.devices.microphone, self.devices.playout
         )

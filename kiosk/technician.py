@@ -4,7 +4,8 @@ settings with secrets masked, recent log lines, export of the last report to a U
 ``attach_technician(app)`` builds the area for a running :class:`kiosk.app.KioskApp` and
 opens it from the window's discreet «Kỹ thuật» entry.  The last report (the area's own run or
 a scheduled check, see :mod:`kiosk.autocheck`) is kept in the state folder, so it can be
-exported after a restart too.
+exported after a restart too; the device choice is kept there as well
+(:mod:`kiosk.device_choice`) and used from the next start.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from devices import CheckResult
+from kiosk import device_choice as dc
 from kiosk.config import Config
 from kiosk.pin import DEFAULT_PIN_FILE, Attempt, PinGate
 from kiosk.report import (
@@ -29,6 +31,8 @@ from kiosk.report import (
 )
 from kiosk.selftest import Kit, Report, config_kit, run_selftest
 from ui import texts
+
+log = logging.getLogger(__name__)
 
 USB_ROOTS = (Path("/media"), Path("/run/media"))
 LOG_LINES = 200
@@ -56,7 +60,8 @@ def usb_stick(roots: tuple[Path, ...] = USB_ROOTS) -> Path | None:
 
 
 class KioskTechnician:
-    """The :class:`ui.technician.TechnicianBackend` of a kiosk."""
+    """The :class:`ui.technician.TechnicianBackend` of a kiosk; ``config`` is the
+    configuration as its file says (the device choice is laid over it here)."""
 
     def __init__(
         self, config: Config, kit: Kit | None = None, *, pin_file: Path = DEFAULT_PIN_FILE,
@@ -69,15 +74,15 @@ class KioskTechnician:
         self._usb = usb
         self.recent = recent or RecentLog()
         self.last: Report | None = None
-        self.chosen: dict[str, str] = {}
         self.state_dir = config.state.dir
+        self.chosen = dc.load_choice(self.state_dir)
         self.running = False
 
     def attempt(self, pin: str) -> Attempt:
         return self.gate.attempt(pin)
 
     async def run_selftest(self, progress: Any) -> Report:
-        kit = self._kit or config_kit(self.config)
+        kit = self._kit or config_kit(dc.apply_choice(self.config, self.chosen))
         self.running = True
         try:
             report = await run_selftest(kit, progress)
@@ -123,17 +128,36 @@ class KioskTechnician:
         ]
 
     def device_choices(self) -> dict[str, list[str]]:
-        c = self.config
+        """Per kind, the devices to offer: the current one first, then the configured one."""
+        found = {
+            "camera": _video_devices(),
+            "microphone": _audio_devices("max_input_channels"),
+            "speaker": _audio_devices("max_output_channels"),
+        }
+        defaults = dc.defaults(self.config)
         return {
-            "camera": _choices(c.camera.device, _video_devices()),
-            "microphone": _choices(c.microphone.device, []),
-            "speaker": _choices(c.speaker.device, []),
+            kind: _choices(self.current_device(kind)[0], [defaults[kind], *found[kind]])
+            for kind in dc.KINDS
         }
 
-    def choose_device(self, kind: str, name: str) -> None:
-        """Remembered for the next self-test and shown; writing the config file is the
-        configuration tool's job (``check-config`` validates it)."""
-        self.chosen[kind] = name
+    def current_device(self, kind: str) -> tuple[str, bool]:
+        """The device used for *kind* and whether the technician chose it."""
+        chosen = self.chosen.get(kind)
+        return (chosen, True) if chosen else (dc.defaults(self.config)[kind], False)
+
+    def choose_device(self, kind: str, name: str) -> bool:
+        """Kept in the state folder: used by the next self-test at once and by the room from
+        its next start.  The configured device means «as configured»; False if not saved."""
+        if name == dc.defaults(self.config)[kind]:
+            self.chosen.pop(kind, None)
+        else:
+            self.chosen[kind] = name
+        return dc.save_choice(self.chosen, self.state_dir)
+
+    def reset_devices(self) -> bool:
+        """Back to the devices of the configuration file."""
+        self.chosen = {}
+        return dc.save_choice(self.chosen, self.state_dir)
 
     def log_lines(self) -> list[str]:
         return list(self.recent.lines)[-50:]
@@ -145,6 +169,18 @@ def _choices(current: str, others: list[str]) -> list[str]:
 
 def _video_devices() -> list[str]:
     return sorted(str(p) for p in Path("/dev").glob("video*"))
+
+
+def _audio_devices(channels: str) -> list[str]:
+    """The sound system's devices with ``channels`` (inputs or outputs), by name."""
+    try:
+        import sounddevice as sd
+
+        listed = sd.query_devices()
+    except Exception as err:  # no PortAudio, no sound server: only the configured ones
+        log.warning("cannot list the sound devices: %s", err)
+        return []
+    return [str(d["name"]) for d in listed if d.get(channels, 0) > 0]
 
 
 def summary(result: CheckResult) -> str:
@@ -164,7 +200,7 @@ def attach_technician(app: Any, pin_file: Path = DEFAULT_PIN_FILE) -> Any:
         version = metadata.version("diemcau")
     except metadata.PackageNotFoundError:
         version = "unknown"
-    backend = KioskTechnician(app.config, pin_file=pin_file, recent=recent, version=version)
+    backend = KioskTechnician(app.file_config, pin_file=pin_file, recent=recent, version=version)
     area = TechnicianArea(backend)
 
     def open_area() -> None:

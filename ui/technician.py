@@ -77,7 +77,11 @@ class TechnicianBackend(Protocol):
 
     def device_choices(self) -> dict[str, list[str]]: ...
 
-    def choose_device(self, kind: str, name: str) -> None: ...
+    def current_device(self, kind: str) -> tuple[str, bool]: ...
+
+    def choose_device(self, kind: str, name: str) -> bool: ...
+
+    def reset_devices(self) -> bool: ...
 
     def log_lines(self) -> list[str]: ...
 
@@ -215,6 +219,51 @@ def _line(result: CheckResult) -> str:
     return f'<span style="color:{colour}">■ {word}</span> {html.escape(title)}{hint}'
 
 
+class DevicesPage(QWidget):
+    """Per kind a list to choose from and the device in use; back to the configuration's."""
+
+    def __init__(self, backend: TechnicianBackend) -> None:
+        super().__init__()
+        self.backend = backend
+        form = QFormLayout(self)
+        self.boxes: dict[str, QComboBox] = {}
+        self.notes: dict[str, QLabel] = {}
+        for kind in backend.device_choices():
+            self.boxes[kind], self.notes[kind] = QComboBox(), QLabel("")
+            self.boxes[kind].currentTextChanged.connect(lambda name, k=kind: self.choose(k, name))
+            form.addRow(texts.TECH_DEVICE_KINDS.get(kind, kind), self.boxes[kind])
+            form.addRow("", self.notes[kind])
+        self.reset_button = QPushButton(texts.TECH_DEVICE_DEFAULTS)
+        self.reset_button.clicked.connect(self.reset)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        form.addRow(self.reset_button)
+        form.addRow(self.message)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """The lists and the notes as the backend has them (choosing nothing)."""
+        for kind, names in self.backend.device_choices().items():
+            box = self.boxes[kind]
+            box.blockSignals(True)
+            box.clear()
+            box.addItems(names)
+            box.blockSignals(False)
+            name, chosen = self.backend.current_device(kind)
+            self.notes[kind].setText(texts.tech_device_current(name, chosen))
+
+    def choose(self, kind: str, name: str) -> None:
+        saved = self.backend.choose_device(kind, name)
+        self.message.setText(texts.TECH_DEVICE_SAVED if saved else texts.TECH_DEVICE_SAVE_FAILED)
+        name, chosen = self.backend.current_device(kind)
+        self.notes[kind].setText(texts.tech_device_current(name, chosen))
+
+    def reset(self) -> None:
+        saved = self.backend.reset_devices()
+        self.refresh()
+        self.message.setText(texts.TECH_DEVICE_RESET if saved else texts.TECH_DEVICE_SAVE_FAILED)
+
+
 class TechnicianArea(QWidget):
     """PIN first; then the tabs. ``lock()`` (on leaving) asks for the PIN again;
     ``opened`` is emitted each time the right PIN opens it."""
@@ -230,7 +279,9 @@ class TechnicianArea(QWidget):
         self.tabs = QTabWidget()
         self.selftest = SelftestPage(backend, self._tasks)
         self.tabs.addTab(self.selftest, texts.TECH_TAB_SELFTEST)
-        self.tabs.addTab(self._devices(), texts.TECH_TAB_DEVICES)
+        self.devices = DevicesPage(backend)
+        self.device_boxes = self.devices.boxes
+        self.tabs.addTab(self.devices, texts.TECH_TAB_DEVICES)
         self.tabs.addTab(self._settings(), texts.TECH_TAB_NETWORK)
         self.log_view = QPlainTextEdit()
         self.log_view.setReadOnly(True)
@@ -261,18 +312,6 @@ class TechnicianArea(QWidget):
 
     def lock(self) -> None:
         self.pages.setCurrentIndex(0)
-
-    def _devices(self) -> QWidget:
-        page = QWidget()
-        form = QFormLayout(page)
-        self.device_boxes: dict[str, QComboBox] = {}
-        for kind, names in self.backend.device_choices().items():
-            box = QComboBox()
-            box.addItems(names)
-            box.currentTextChanged.connect(lambda name, k=kind: self.backend.choose_device(k, name))
-            self.device_boxes[kind] = box
-            form.addRow(texts.TECH_DEVICE_KINDS.get(kind, kind), box)
-        return page
 
     def _settings(self) -> QWidget:
         page = QWidget()

@@ -141,6 +141,10 @@ TECH_VERDICT = {
 }
 TECH_VERDICT_WORD = {"pass": "Đạt", "warn": "Cảnh báo", "fail": "Lỗi"}
 TECH_DEVICE_KINDS = {"camera": "Camera", "microphone": "Micro", "speaker": "Loa"}
+TECH_DEVICE_DEFAULTS = "Dùng thiết bị theo tệp cấu hình"
+TECH_DEVICE_SAVED = "Đã lưu. Tự kiểm tra dùng ngay; cuộc họp dùng từ lần khởi động lại sau."
+TECH_DEVICE_RESET = "Đã trở về thiết bị theo tệp cấu hình (từ lần khởi động lại sau)."
+TECH_DEVICE_SAVE_FAILED = "Không lưu được lựa chọn thiết bị. Hãy kiểm tra ổ đĩa rồi thử lại."
 SECRET_SET = "đã đặt (không hiển thị)"
 SECRET_UNSET = "chưa đặt"
 
@@ -152,6 +156,11 @@ def tech_wrong_pin(tries_left: int) -> str:
 def tech_locked(seconds: float) -> str:
     whole = max(1, int(seconds + 0.999))
     return f"Nhập sai quá nhiều lần. Hãy chờ {whole // 60}:{whole % 60:02d} rồi thử lại."
+
+
+def tech_device_current(name: str, chosen: bool) -> str:
+    """«Đang dùng: /dev/video2 (kỹ thuật viên chọn)» or «… (theo tệp cấu hình)»."""
+    return f"Đang dùng: {name} ({'kỹ thuật viên chọn' if chosen else 'theo tệp cấu hình'})"
 
 
 def tech_exported(where: str) -> str:

@@ -126,7 +126,7 @@ def test_the_window_entry_opens_the_area_behind_the_pin(qtbot: Any, tmp_path: Pa
             from endpoint import Call, HubSettings
             from ui import CallViewModel, KioskWindow
 
-            self.config = config("ws://127.0.0.1:9/", tmp_path)
+            self.config = self.file_config = config("ws://127.0.0.1:9/", tmp_path)
             settings = HubSettings(url="ws://127.0.0.1:9/", room=1, display="x")
             self.call = Call(settings, None, None, None)  # type: ignore[arg-type]
             self.window = KioskWindow(CallViewModel(self.call, None, []), "x", LatestFrame())
