@@ -87,7 +87,8 @@ class AutoCheck:
         technician: Any = None,
     ) -> None:
         self.kiosk, self.clock, self.technician = kiosk, clock, technician
-        self._kit = kit or (lambda: config_kit(kiosk.config))
+        running = (kiosk.config.camera.device, kiosk.devices.camera)  # checked, not reopened
+        self._kit = kit or (lambda: config_kit(kiosk.config, running))
         self.state_dir = kiosk.config.state.dir
         saved = state.load_record(self.state_dir, RECORD, _saved_from, Saved())
         self.planner = CheckPlanner(kiosk.config.schedule.checks, saved.done)

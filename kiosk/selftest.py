@@ -127,9 +127,17 @@ def _synthetic(key: str, summary: str) -> CheckResult:
     return CheckResult(key, Verdict.PASS, summary)
 
 
-def config_kit(config: Config) -> Kit:
-    """The kit a configuration describes (real devices, or its synthetic stand-ins)."""
+def config_kit(config: Config, running: tuple[str, Camera] | None = None) -> Kit:
+    """The kit a configuration describes (real devices, or its synthetic stand-ins).
+
+    *running*: the camera the kiosk has open and its device. When the configuration names
+    that device, the check watches the kiosk's camera instead of opening the device again:
+    a V4L2 camera streams to one reader, so a second open fails (EBUSY) and every check
+    made while the kiosk runs would report the camera missing.
+    """
     cam, mic, spk, voice = config.camera, config.microphone, config.speaker, config.voice
+    shared = running is not None and running[0] == cam.device
+    camera = running[1] if running is not None and shared else None
     channels = voice.mics if voice.enabled else 1
     hub = config.hub
     target = HubTarget(hub.url, str(hub.ca_file) if hub.ca_file else None,
@@ -140,9 +148,9 @@ def config_kit(config: Config) -> Kit:
     )  # fmt: skip
     return Kit(
         site=config.site.name,
-        camera=open_camera(cam.device, config.site.name, cam.width, cam.height, cam.fps),
+        camera=camera or open_camera(cam.device, config.site.name, cam.width, cam.height, cam.fps),
         mic_blocks=_mic_blocks(config, channels), mic_channels=channels, acoustic=acoustic,
-        hub=target, disk_path=_existing(config.state.dir),
+        hub=target, disk_path=_existing(config.state.dir), own_camera=camera is None,
     )  # fmt: skip
 
 

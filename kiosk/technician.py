@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from devices import CheckResult
+from devices import Camera, CheckResult
 from kiosk import device_choice as dc
 from kiosk.config import Config
 from kiosk.pin import DEFAULT_PIN_FILE, Attempt, PinGate
@@ -66,10 +66,11 @@ class KioskTechnician:
     def __init__(
         self, config: Config, kit: Kit | None = None, *, pin_file: Path = DEFAULT_PIN_FILE,
         clock: Any = time.time, usb: Any = usb_stick, recent: RecentLog | None = None,
-        version: str = "unknown",
+        version: str = "unknown", running: tuple[str, Camera] | None = None,
     ) -> None:  # fmt: skip
+        """*running*: the kiosk's open camera and its device (see ``config_kit``)."""
         self.config, self.version = config, version
-        self._kit = kit
+        self._kit, self._running = kit, running
         self.gate = PinGate(pin_file, clock)
         self._usb = usb
         self.recent = recent or RecentLog()
@@ -82,7 +83,7 @@ class KioskTechnician:
         return self.gate.attempt(pin)
 
     async def run_selftest(self, progress: Any) -> Report:
-        kit = self._kit or config_kit(dc.apply_choice(self.config, self.chosen))
+        kit = self._kit or config_kit(dc.apply_choice(self.config, self.chosen), self._running)
         self.running = True
         try:
             report = await run_selftest(kit, progress)
@@ -200,7 +201,10 @@ def attach_technician(app: Any, pin_file: Path = DEFAULT_PIN_FILE) -> Any:
         version = metadata.version("diemcau")
     except metadata.PackageNotFoundError:
         version = "unknown"
-    backend = KioskTechnician(app.file_config, pin_file=pin_file, recent=recent, version=version)
+    running = (app.config.camera.device, app.devices.camera)
+    backend = KioskTechnician(
+        app.file_config, pin_file=pin_file, recent=recent, version=version, running=running
+    )
     area = TechnicianArea(backend)
 
     def open_area() -> None:

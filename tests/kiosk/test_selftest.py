@@ -17,6 +17,7 @@ from devices.loopback import SimulatedRoomPath
 from devices.system import GB, DiskUsage
 from kiosk.report import render_html, to_json
 from kiosk.selftest import demo_kit, in_thread, run_selftest, total_checks
+from tests._util import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST_DEPENDENT = {"clock", "cpu_temp"}  # this machine's own state, not the kit's
@@ -98,3 +99,29 @@ def test_the_command_runs_the_demo_and_writes_both_reports(hub: Any, tmp_path: P
     assert re.search(r"\] 14/14 . net|\] 14/14", done.stderr)  # the progress bar got to the end
     assert out_html.stat().st_size < 1_000_000 and oct(out_html.stat().st_mode)[-3:] == "600"
     assert "Báo cáo tự kiểm tra" in out_html.read_text()
+
+
+async def test_a_check_watches_the_camera_the_kiosk_has_open(tmp_path: Path) -> None:
+    """A V4L2 camera streams to one reader: while the kiosk runs, the self-test (scheduled
+    or the technician's) checks the kiosk's own camera instead of opening the device again
+    (which would fail), and leaves it running. Another device is opened as before."""
+    from kiosk.config import parse_config
+    from kiosk.selftest import config_kit
+
+    text = '[site]\nname = "Xã A"\n[hub]\nurl = "ws://127.0.0.1:9/"\nroom = 1234\n'
+    text += f'[state]\ndir = "{tmp_path}"\n[camera]\ndevice = "/dev/video7"\n'
+    config = parse_config(text)
+    running = SyntheticCamera("Xã A", 320, 180, 15)
+    running.start()
+    try:
+        kit = config_kit(config, ("/dev/video7", running))
+        assert kit.camera is running and not kit.own_camera
+        kit = replace(kit, hub=None, acoustic=SimulatedRoomPath(kit.mic_channels))
+        got = {r.key: r for r in (await run_selftest(kit)).results}
+        assert got["camera"].verdict is Verdict.PASS, got["camera"]
+        after = running.counter
+        await wait_until(lambda: running.counter > after + 3, 10)  # still running
+        other = config_kit(config, ("/dev/video0", running))
+        assert other.camera is not running and other.own_camera
+    finally:
+        running.stop()

@@ -122,11 +122,14 @@ def test_the_window_entry_opens_the_area_behind_the_pin(qtbot: Any, tmp_path: Pa
 
     class App:  # what attach_technician needs of a KioskApp
         def __init__(self) -> None:
-            from devices import LatestFrame
+            from types import SimpleNamespace
+
+            from devices import LatestFrame, SyntheticCamera
             from endpoint import Call, HubSettings
             from ui import CallViewModel, KioskWindow
 
             self.config = self.file_config = config("ws://127.0.0.1:9/", tmp_path)
+            self.devices = SimpleNamespace(camera=SyntheticCamera("x"))  # the one it checks
             settings = HubSettings(url="ws://127.0.0.1:9/", room=1, display="x")
             self.call = Call(settings, None, None, None)  # type: ignore[arg-type]
             self.window = KioskWindow(CallViewModel(self.call, None, []), "x", LatestFrame())
