@@ -132,6 +132,8 @@ if __name__ == "__main__":
     )
     for noisy in ("aioice", "aiortc"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    for name in filter(None, os.environ.get("ROOM_DEBUG", "").split(",")):
+        logging.getLogger(name).setLevel(logging.DEBUG)  # shown with a failing test's output
     asyncio.run(main(parser.parse_args()))
 
 
@@ -203,6 +205,19 @@ class RemoteRoom:
         """Largest time in [since, until] between two frames of *display* shown."""
         times = [since] + [x["t"] for x in self.shown(display, since, until)] + [until]
         return max(b - a for a, b in zip(times, times[1:], strict=False))
+
+    def around_longest_freeze(self, display: str, since: float, until: float) -> str:
+        """The frames of *display* either side of its longest freeze in [since, until]
+        (time from *since*, frame counter, delay): for a failing test's message."""
+        shown = self.shown(display, since, until)
+        times = [since] + [x["t"] for x in shown] + [until]
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        at = gaps.index(max(gaps))
+        near = shown[max(0, at - 3) : at + 3]
+        return "; ".join(
+            f"t={x['t'] - since:.3f} n={x['n']} delay={(x['wall_ms'] - x['stamp_ms']) % 2**32}"
+            for x in near
+        )
 
     def delays_ms(self, display: str, since: float, until: float | None = None) -> list[int]:
         """Send stamp to decoded, per frame shown, in milliseconds."""

@@ -37,6 +37,7 @@ PHASE_SECONDS = 15.0
 FREEZE_FLOOR = {0.05: 1.2, 0.10: 1.5}
 DELAY_P95_FLOOR_MS = 400  # send stamp to decoded, at 10 % loss
 RECOVERY_FLOOR = 2.0  # seconds from the loss ending to video under 200 ms late
+DEBUG_LOGGERS = "endpoint._jitter,endpoint._nack"  # the far room's, in a failure's output
 
 
 @pytest.fixture
@@ -52,7 +53,7 @@ def remote(open_hub: Any, link: ImpairedLink) -> Iterator[RemoteRoom]:
 
     url = f"ws://{netns.ADDRESS}:{open_hub.port}/"
     argv = RemoteRoom.argv(url, open_hub.room.room, "Xã Xa", per_frame=True)
-    env = {**os.environ, "ROOM_PIN": open_hub.room.pin}
+    env = {**os.environ, "ROOM_PIN": open_hub.room.pin, "ROOM_DEBUG": DEBUG_LOGGERS}
     proc = link.popen(argv, stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True, env=env)
     room = RemoteRoom(proc)
     yield room
@@ -90,7 +91,10 @@ async def lossy_phase(remote: RemoteRoom, link: ImpairedLink, loss: float) -> tu
     end = time.monotonic()
     shown = remote.shown("Xã Gần", start, end)
     assert len(shown) > 10 * PHASE_SECONDS, f"video kept flowing at {loss:.0%}: {len(shown)}"
-    return remote.longest_freeze("Xã Gần", start, end), p95(remote.delays_ms("Xã Gần", start, end))
+    freeze = remote.longest_freeze("Xã Gần", start, end)
+    if freeze > FREEZE_FLOOR[loss]:  # what the frames around it say, for the failure
+        print(f"\nat {loss:.0%}: {remote.around_longest_freeze('Xã Gần', start, end)}")
+    return freeze, p95(remote.delays_ms("Xã Gần", start, end))
 
 
 async def recovery(remote: RemoteRoom, link: ImpairedLink) -> float:
