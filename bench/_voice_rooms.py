@@ -14,7 +14,8 @@ with the room's RT60, scaled so the reverberant energy matches the diffuse-field
 (critical distance 0.057 * sqrt(V / RT60)). Rendering runs at 16 kHz, the pipeline's own
 rate, and is cached per room and array.
 
-Seeds: ``DEV_SEEDS`` are the development set, the only rooms anything may be tuned on.
+Seeds: ``DEV_SEEDS`` (4-mic) and ``DEV6_SEEDS`` (6-mic) are the development set, the only rooms
+anything may be tuned on.
 ``HELDOUT_SEEDS`` (4-mic, 30 rooms) and ``HELDOUT6_SEEDS`` (6-mic) are held out: only scored,
 never looked at per clip while tuning. ``TEST_SEEDS`` feed the unit tests.
 """
@@ -37,7 +38,10 @@ from bench._voice_sources import _add
 FS = sp.FS
 FRAME = FS // 100
 # 114, 115, 121, 127, 133: more rooms with babble (101-110 had three; the held-out set ~10)
-DEV_SEEDS = (*range(101, 111), 114, 115, 121, 127, 133)
+# 202 ... 228: the first eight rooms from 201 up with babble (the held-out babble rooms opened
+# in a way the first 15 did not); DEV6_SEEDS: the first three from 301 up with babble, 6-mic
+DEV_SEEDS = (*range(101, 111), 114, 115, 121, 127, 133, 202, 205, 211, 217, 218, 222, 223, 228)
+DEV6_SEEDS = (301, 307, 308)
 HELDOUT_SEEDS = tuple(range(9001, 9031))
 HELDOUT6_SEEDS = tuple(range(9501, 9507))
 TEST_SEEDS = (42,)

@@ -71,7 +71,7 @@ def run_set(name: str, seeds: tuple[int, ...], array: rooms.ArraySpec, args) -> 
     lats: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for seed in seeds:
         room = rooms.draw_room(seed)
-        if name == "dev":
+        if name.startswith("dev"):
             print(f"# {room.describe()}", flush=True)
         images = rooms.load(room, array, DURATION_S, args.cache)
         for noise, snr in rooms.conditions(room)[: 3 if args.quick else None]:
@@ -86,7 +86,7 @@ def run_set(name: str, seeds: tuple[int, ...], array: rooms.ArraySpec, args) -> 
             if not math.isnan(res["doa.median_error"]):
                 doa[cond].append(res["doa.median_error"])
             lats[cond] += lat
-            if name == "dev":
+            if name.startswith("dev"):
                 _clip_line(clip.name, res)
     return {"pooled": pooled, "doa": doa, "lats": lats}
 
@@ -173,6 +173,7 @@ def _far(cond: str) -> bool:
 
 SETS = {
     "dev": (rooms.DEV_SEEDS, rooms.ARRAY4),
+    "dev6": (rooms.DEV6_SEEDS, rooms.ARRAY6),
     "heldout": (rooms.HELDOUT_SEEDS, rooms.ARRAY4),
     "heldout6": (rooms.HELDOUT6_SEEDS, rooms.ARRAY6),
 }
@@ -191,9 +192,9 @@ def main(argv: list[str]) -> int:
     )  # fmt: skip
     args = ap.parse_args(argv)
     started = time.monotonic()
-    names = ["dev", "heldout", "heldout6"] if args.set == "all" else [args.set]
-    if args.set == "heldout":
-        names.append("heldout6")
+    names = ["dev", "dev6", "heldout", "heldout6"] if args.set == "all" else [args.set]
+    if args.set in ("dev", "heldout"):
+        names.append(f"{args.set}6")
     missed = 0
     for name in names:
         seeds, array = SETS[name]
