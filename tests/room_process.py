@@ -215,7 +215,7 @@ class RemoteRoom:
         at = gaps.index(max(gaps))
         near = shown[max(0, at - 3) : at + 3]
         return "; ".join(
-            f"t={x['t'] - since:.3f} n={x['n']} delay={(x['wall_ms'] - x['stamp_ms']) % 2**32}"
+            f"t={x['t'] - since:.3f} n={x['counter']} delay={(x['wall_ms'] - x['stamp_ms']) % 2**32}"
             for x in near
         )
 
