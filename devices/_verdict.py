@@ -40,7 +40,7 @@ CHECK_TITLES = {
     "net.dns": "Mạng: tên máy chủ (DNS)", "net.tcp": "Mạng: kết nối (TCP)",
     "net.tls": "Mạng: chứng chỉ TLS", "net.websocket": "Mạng: máy chủ",
     "net.media": "Mạng: đường hình/tiếng", "disk": "Ổ đĩa", "clock": "Đồng hồ",
-    "cpu_temp": "Nhiệt độ CPU", "version": "Phiên bản",
+    "cpu_temp": "Nhiệt độ CPU", "version": "Phiên bản", "selftest": "Tự kiểm tra",
 }  # fmt: skip
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from devices import Verdict
+from devices import Verdict, check_title
 from endpoint import CallState
 from kiosk.app import KioskApp
 from kiosk.autocheck import RECORD, AutoCheck
@@ -204,6 +204,7 @@ async def test_a_selftest_that_crashes_is_a_failed_verdict(
     assert "the scheduled self-test crashed" in caplog.text
     kept = json.loads((tmp_path / "state" / LAST_JSON).read_text())
     assert kept["verdict"] == "fail" and kept["checks"][0]["key"] == "selftest"
+    assert check_title("selftest") == "Tự kiểm tra"  # what the technician's list shows
     assert kiosk.window.isVisible()  # the kiosk goes on
     await close(auto, kiosk)
 
