@@ -215,13 +215,12 @@ class RemoteRoom:
         at = gaps.index(max(gaps))
         near = shown[max(0, at - 3) : at + 3]
         return "; ".join(
-            f"t={x['t'] - since:.3f} n={x['counter']} delay={(x['wall_ms'] - x['stamp_ms']) % 2**32}"
-            for x in near
+            f"t={x['t'] - since:.3f} n={x['counter']} delay={delay_ms(x)}" for x in near
         )
 
     def delays_ms(self, display: str, since: float, until: float | None = None) -> list[int]:
         """Send stamp to decoded, per frame shown, in milliseconds."""
-        return [(x["wall_ms"] - x["stamp_ms"]) % 2**32 for x in self.shown(display, since, until)]
+        return [delay_ms(x) for x in self.shown(display, since, until)]
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -247,3 +246,8 @@ class RemoteRoom:
         if len(heard) < 2:
             return 0.0
         return (heard[-1][1] - heard[0][1]) / (heard[-1][0] - heard[0][0])
+
+
+def delay_ms(frame: dict[str, Any]) -> int:
+    """Send stamp to decoded of one frame report, in milliseconds."""
+    return int((frame["wall_ms"] - frame["stamp_ms"]) % 2**32)

@@ -37,7 +37,8 @@ PHASE_SECONDS = 15.0
 FREEZE_FLOOR = {0.05: 1.2, 0.10: 1.5}
 DELAY_P95_FLOOR_MS = 400  # send stamp to decoded, at 10 % loss
 RECOVERY_FLOOR = 2.0  # seconds from the loss ending to video under 200 ms late
-DEBUG_LOGGERS = "endpoint._jitter,endpoint._nack,endpoint._first_report"  # the far room's, in a failure's output
+# the far room's debug lines, shown with a failure's output
+DEBUG_LOGGERS = "endpoint._jitter,endpoint._nack,endpoint._first_report"
 
 
 @pytest.fixture
