@@ -9,9 +9,10 @@ for the first 2-5 s of every subscription each NACK went unanswered: a room join
 tests/endpoint/test_lossy_video.py: first retransmission 4.5 s after the connection).
 
 :func:`install` wraps ``RTCRtpReceiver._handle_rtcp_packet``: on the first SR of each
-video stream, a receiver report for that stream goes out at once, its delay since the SR
-(DLSR) given 1 ms short, so that even on a LAN the hub computes a round trip of at least
-1 ms and turns its buffer on. aiortc's own reports carry on unchanged.
+video stream (the first one that finds the stream's packets arriving), a receiver report
+for that stream goes out ``HOLD`` later, its delay since the SR (DLSR) given 1 ms short, so
+that even on a LAN the hub computes a round trip of at least 1 ms (it counts whole ms) and
+turns its buffer on. aiortc's own reports carry on unchanged.
 
 The seam (aiortc 1.16): the receiver's private ``__lsr``, ``__remote_streams`` and
 ``__rtcp_ssrc`` and its ``_send_rtcp``; :func:`install` refuses with a warning when the
@@ -20,6 +21,7 @@ receiver no longer reads that way.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import time
@@ -32,7 +34,9 @@ from aiortc.rtp import RtcpReceiverInfo, RtcpRrPacket, RtcpSrPacket
 log = logging.getLogger(__name__)
 
 SHORT_BY = 0.001  # s taken off the DLSR of the first report (see above)
+HOLD = 0.003  # s from the SR to that report: more than SHORT_BY, so the DLSR is not 0
 _PREFIX = "_RTCRtpReceiver__"
+_ANSWERED = "_diemcau_answered"  # on the receiver: the streams whose first SR was answered
 SEAM_LINES = (
     "self.__kind = kind",
     "self.__lsr[packet.ssrc] = (",
@@ -65,16 +69,19 @@ def first_report(receiver: Any, ssrc: int, lsr: int, delay: float) -> RtcpRrPack
 
 def _wrap(previous: Handler) -> Handler:
     async def handle_rtcp_packet(self: Any, packet: Any) -> None:
-        lsrs: dict[int, int] = getattr(self, _PREFIX + "lsr", {})
-        first = isinstance(packet, RtcpSrPacket) and packet.ssrc not in lsrs
         came = time.time()
         await previous(self, packet)
+        answered: set[int] = self.__dict__.setdefault(_ANSWERED, set())
         video = getattr(self, _PREFIX + "kind", None) == "video"
-        if first and video and packet.ssrc in lsrs:
-            report = first_report(self, packet.ssrc, lsrs[packet.ssrc], time.time() - came)
-            if report is not None:
-                log.debug("first sender report of %d answered at once", packet.ssrc)
-                await self._send_rtcp(report)
+        if not (video and isinstance(packet, RtcpSrPacket)) or packet.ssrc in answered:
+            return
+        lsr = getattr(self, _PREFIX + "lsr", {}).get(packet.ssrc)
+        await asyncio.sleep(max(0.0, came + HOLD - time.time()))
+        report = None if lsr is None else first_report(self, packet.ssrc, lsr, time.time() - came)
+        if report is not None:  # else: no packets of it yet; the next SR is answered
+            answered.add(packet.ssrc)
+            log.debug("first sender report of %d answered at once", packet.ssrc)
+            await self._send_rtcp(report)
 
     handle_rtcp_packet.diemcau_previous = previous  # type: ignore[attr-defined]
     return handle_rtcp_packet

@@ -11,7 +11,7 @@ import aiortc.rtcrtpreceiver as receiver_module
 from aiortc.rtp import RtcpRrPacket, RtcpSenderInfo, RtcpSrPacket
 
 from endpoint import _first_report, _seams
-from endpoint._first_report import SHORT_BY, _wrap, first_report
+from endpoint._first_report import HOLD, SHORT_BY, _wrap, first_report
 
 PREFIX = "_RTCRtpReceiver__"
 
@@ -56,9 +56,15 @@ def test_the_report_answers_the_sender_report_a_little_early() -> None:
 async def test_only_the_first_sender_report_of_a_video_stream_is_answered_at_once() -> None:
     handle = _wrap(previous)
     video = receiver()
+    await handle(video, sender_report(ssrc=6))  # no packets of stream 6 yet: not answered
     await handle(video, sender_report())
     await handle(video, sender_report(ntp=0x1234_5679_0000_0000))
     assert len(video.sent) == 1 and video.sent[0].reports[0].lsr == 0x5678_9ABC
+    dlsr = video.sent[0].reports[0].dlsr / 65536  # held HOLD, told 1 ms short: >= 1 ms RTT
+    assert HOLD - SHORT_BY - 0.0005 <= dlsr <= HOLD - SHORT_BY + 0.02
+    getattr(video, PREFIX + "remote_streams")[6] = getattr(video, PREFIX + "remote_streams")[5]
+    await handle(video, sender_report(ssrc=6))  # its packets came: its next SR is answered
+    assert [p.reports[0].ssrc for p in video.sent] == [5, 6]
     audio = receiver("audio")
     await handle(audio, sender_report())
     assert audio.sent == []
