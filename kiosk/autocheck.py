@@ -7,11 +7,19 @@ check or until a technician opens the area.
 What has run (or was skipped) and the line on screen are saved (``checks.json``), so a
 restart neither runs a check twice nor loses its result.  A self-test that crashes is a
 failed verdict and a log line, never a crash of the kiosk.
+
+A kiosk switched on inside a check's hour waits ``SETTLE_S`` before it checks: a USB camera
+still opening and a network still coming up would otherwise be reported as faults. A check
+that is skipped or stopped clears the line, so yesterday's result never reads as today's.
+A technician's own self-test and a scheduled one never run at once (the technician's lock).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -34,6 +42,7 @@ TICK_MS = 1000
 RECORD = "checks.json"
 FREE = (CallState.IDLE, CallState.FAILED)
 MARGIN_S = 10.0  # a meeting starting this soon after the longest run still counts as near
+SETTLE_S = 90.0  # s after the kiosk starts before a due check runs (devices, network)
 
 
 @dataclass(frozen=True)
@@ -85,15 +94,20 @@ class AutoCheck:
         clock: Callable[[], datetime] = datetime.now,
         kit: Callable[[], Kit] | None = None,
         technician: Any = None,
+        *,
+        settle_s: float = SETTLE_S,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.kiosk, self.clock, self.technician = kiosk, clock, technician
+        self._monotonic, self._settle_s = monotonic, settle_s
+        self._ready_at = monotonic() + settle_s
         running = (kiosk.config.camera.device, kiosk.devices.camera)  # checked, not reopened
         self._kit = kit or (lambda: config_kit(kiosk.config, running))
         self.state_dir = kiosk.config.state.dir
         saved = state.load_record(self.state_dir, RECORD, _saved_from, Saved())
         self.planner = CheckPlanner(kiosk.config.schedule.checks, saved.done)
         self.line = saved.line
-        self.reports: list[Report] = []  # this run's scheduled reports, newest last
+        self.reports: deque[Report] = deque(maxlen=3)  # the latest scheduled ones, newest last
         self._tasks = Tasks("autocheck")
         self._unlisten = kiosk.call.listen(self._on_call)
         self._timer = QTimer()
@@ -105,12 +119,15 @@ class AutoCheck:
         return self._tasks.running("selftest")
 
     def start(self) -> None:
+        self._ready_at = self._monotonic() + self._settle_s
         self._show()
         if self.planner.checks:
             self._timer.start()
             self.tick()
 
     def tick(self) -> None:
+        if self._monotonic() < self._ready_at:
+            return  # just started: a due check waits (still within its hour)
         now = self.clock()
         start = self.planner.due(now)
         if start is None:
@@ -119,6 +136,8 @@ class AutoCheck:
         why = self._busy(now)
         if why:
             log.info("scheduled self-test of %s skipped: %s", at, why)
+            self.line = None  # an older result must not pass for this one
+            self._show()
         else:
             log.info("scheduled self-test of %s: running", at)
             self.kiosk.window.show_check(texts.check_running(at))
@@ -138,7 +157,9 @@ class AutoCheck:
         return ""
 
     async def _run(self, at: str) -> None:
-        report = await self._selftest()
+        lock = getattr(self.technician, "lock", None)
+        async with lock if lock is not None else contextlib.nullcontext():
+            report = await self._selftest()
         save_last(report, self.state_dir, self.kiosk.config.hub.url)
         if self.technician is not None:
             self.technician.keep(report)
@@ -160,7 +181,9 @@ class AutoCheck:
         if isinstance(event, StateChanged) and event.state not in FREE and self.running:
             log.info("scheduled self-test stopped: the room joins a meeting")
             self._tasks.cancel("selftest")
+            self.line = None
             self._show()
+            self._save(self.clock())
 
     def dismiss(self) -> None:
         """A technician opened the area: the line has been seen."""

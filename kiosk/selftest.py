@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import os
 import platform
 import threading
 import time
@@ -136,7 +137,7 @@ def config_kit(config: Config, running: tuple[str, Camera] | None = None) -> Kit
     made while the kiosk runs would report the camera missing.
     """
     cam, mic, spk, voice = config.camera, config.microphone, config.speaker, config.voice
-    shared = running is not None and running[0] == cam.device
+    shared = running is not None and same_device(running[0], cam.device)
     camera = running[1] if running is not None and shared else None
     channels = voice.mics if voice.enabled else 1
     hub = config.hub
@@ -152,6 +153,11 @@ def config_kit(config: Config, running: tuple[str, Camera] | None = None) -> Kit
         mic_blocks=_mic_blocks(config, channels), mic_channels=channels, acoustic=acoustic,
         hub=target, disk_path=_existing(config.state.dir), own_camera=camera is None,
     )  # fmt: skip
+
+
+def same_device(a: str, b: str) -> bool:
+    """Whether two device names are one device (``/dev/v4l/by-id/...`` is a link)."""
+    return a == b or os.path.realpath(a) == os.path.realpath(b)
 
 
 def _existing(path: Path) -> Path:

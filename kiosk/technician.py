@@ -10,6 +10,7 @@ exported after a restart too; the device choice is kept there as well
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import logging
 import time
@@ -78,17 +79,19 @@ class KioskTechnician:
         self.state_dir = config.state.dir
         self.chosen = dc.load_choice(self.state_dir)
         self.running = False
+        self.lock = asyncio.Lock()  # one self-test at a time: this area's or a scheduled one
 
     def attempt(self, pin: str) -> Attempt:
         return self.gate.attempt(pin)
 
     async def run_selftest(self, progress: Any) -> Report:
         kit = self._kit or config_kit(dc.apply_choice(self.config, self.chosen), self._running)
-        self.running = True
-        try:
-            report = await run_selftest(kit, progress)
-        finally:
-            self.running = False
+        async with self.lock:  # a scheduled check that runs is waited for
+            self.running = True
+            try:
+                report = await run_selftest(kit, progress)
+            finally:
+                self.running = False
         self.keep(report)
         save_last(report, self.state_dir, self.config.hub.url)
         return report

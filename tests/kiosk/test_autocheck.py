@@ -16,7 +16,7 @@ import pytest
 from devices import Verdict, check_title
 from endpoint import CallState
 from kiosk.app import KioskApp
-from kiosk.autocheck import RECORD, AutoCheck
+from kiosk.autocheck import RECORD, SETTLE_S, AutoCheck, CheckLine
 from kiosk.config import load_config
 from kiosk.report import LAST_HTML, LAST_JSON
 from kiosk.selftest import Kit, demo_kit
@@ -68,11 +68,13 @@ def write_config(folder: Path, schedule: str, hub_url: str = "ws://127.0.0.1:9/"
     return path
 
 
-def checking_kiosk(path: Path, qtbot: Any, clock: Clock, kits: Kits) -> tuple[AutoCheck, KioskApp]:
+def checking_kiosk(
+    path: Path, qtbot: Any, clock: Clock, kits: Kits, **options: Any
+) -> tuple[AutoCheck, KioskApp]:
     kiosk = KioskApp(load_config(path))
     qtbot.addWidget(kiosk.window)
     kiosk.start()
-    auto = AutoCheck(kiosk, clock, kit=kits)
+    auto = AutoCheck(kiosk, clock, kit=kits, **{"settle_s": 0.0, **options})
     auto.start()
     return auto, kiosk
 
@@ -173,6 +175,47 @@ async def test_skipped_before_a_scheduled_meeting(
     await close(auto, kiosk)
 
 
+async def test_a_kiosk_just_switched_on_lets_its_devices_settle_first(
+    tmp_path: Path, qtbot: Any
+) -> None:
+    """Switched on at 07:35 (inside the 07:30 check's hour): the check waits until the
+    kiosk has run SETTLE_S, then runs, once; it is not lost meanwhile."""
+    path = write_config(tmp_path, CHECK)
+    clock, kits, uptime = Clock(), Kits(tmp_path), [1000.0]
+    clock.set(7, 35)
+    auto, kiosk = checking_kiosk(
+        path, qtbot, clock, kits, settle_s=SETTLE_S, monotonic=lambda: uptime[0]
+    )
+    uptime[0] += SETTLE_S - 1
+    auto.tick()
+    assert kits.made == 0 and not auto.running  # not yet, and not marked done
+    uptime[0] += 2
+    clock.set(7, 36, 30)
+    auto.tick()
+    await finished(auto)
+    assert kits.made == 1
+    auto.tick()
+    assert kits.made == 1
+    await close(auto, kiosk)
+
+
+async def test_a_skipped_check_clears_the_last_result(tmp_path: Path, qtbot: Any) -> None:
+    """Monday's result must not read as Tuesday's when Tuesday's check is skipped."""
+    meeting = 'meetings = [{ title = "Giao ban", room = 5, start = "07:31", end = "09:00" }]\n'
+    path = write_config(tmp_path, meeting + CHECK)
+    clock, kits = Clock(), Kits(tmp_path)
+    clock.set(6, 0)  # Monday, nothing due
+    auto, kiosk = checking_kiosk(path, qtbot, clock, kits)
+    auto.line = CheckLine("07:30", 0, 0)  # Monday's result, as a restart loads it
+    auto.start()
+    assert kiosk.window.check_note.text() == texts.check_line("07:30", 0, 0)
+    clock.set(7, 30, 30, day=MONDAY.replace(day=4))  # Tuesday, the meeting 30 s away
+    auto.tick()
+    assert kits.made == 0 and auto.line is None
+    assert kiosk.window.check_note.text() == ""
+    await close(auto, kiosk)
+
+
 async def test_skipped_while_the_room_is_in_a_meeting(
     hub: Any, tmp_path: Path, qtbot: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -233,6 +276,6 @@ async def test_a_meeting_that_begins_stops_a_running_check(
     kiosk.model.join()  # a tap on «Tham gia họp» (this hub is unreachable: it fails later)
     await wait_until(lambda: not auto.running, timeout=10)
     assert "scheduled self-test stopped: the room joins a meeting" in caplog.text
-    assert not (tmp_path / "state" / LAST_JSON).exists() and auto.reports == []
+    assert not (tmp_path / "state" / LAST_JSON).exists() and not auto.reports
     assert kiosk.window.check_note.isHidden()
     await close(auto, kiosk)

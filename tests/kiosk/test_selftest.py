@@ -106,7 +106,7 @@ async def test_a_check_watches_the_camera_the_kiosk_has_open(tmp_path: Path) -> 
     or the technician's) checks the kiosk's own camera instead of opening the device again
     (which would fail), and leaves it running. Another device is opened as before."""
     from kiosk.config import parse_config
-    from kiosk.selftest import config_kit
+    from kiosk.selftest import config_kit, same_device
 
     text = '[site]\nname = "Xã A"\n[hub]\nurl = "ws://127.0.0.1:9/"\nroom = 1234\n'
     text += f'[state]\ndir = "{tmp_path}"\n[camera]\ndevice = "/dev/video7"\n'
@@ -123,5 +123,9 @@ async def test_a_check_watches_the_camera_the_kiosk_has_open(tmp_path: Path) -> 
         await wait_until(lambda: running.counter > after + 3, 10)  # still running
         other = config_kit(config, ("/dev/video0", running))
         assert other.camera is not running and other.own_camera
+        by_id = tmp_path / "usb-Logitech-video-index0"  # /dev/v4l/by-id/... is a link
+        by_id.symlink_to(tmp_path / "video7")
+        assert same_device(str(by_id), str(tmp_path / "video7"))  # shared, not reopened
+        assert not same_device("/dev/video0", str(tmp_path / "video7"))
     finally:
         running.stop()
