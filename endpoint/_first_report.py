@@ -22,7 +22,6 @@ receiver no longer reads that way.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -30,6 +29,8 @@ from typing import Any
 
 import aiortc.rtcrtpreceiver as receiver_module
 from aiortc.rtp import RtcpReceiverInfo, RtcpRrPacket, RtcpSrPacket
+
+from endpoint import _seams
 
 log = logging.getLogger(__name__)
 
@@ -89,12 +90,7 @@ def _wrap(previous: Handler) -> Handler:
 
 def seam_intact() -> bool:
     """aiortc's receiver still keeps SR stamps and builds its reports as this seam expects."""
-    cls = receiver_module.RTCRtpReceiver
-    try:
-        source = inspect.getsource(cls)
-    except (OSError, TypeError):
-        return False
-    return callable(getattr(cls, "_send_rtcp", None)) and all(s in source for s in SEAM_LINES)
+    return _seams.source_holds(receiver_module.RTCRtpReceiver, SEAM_LINES, ("_send_rtcp",))
 
 
 def install() -> bool:

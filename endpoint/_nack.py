@@ -36,7 +36,6 @@ aiortc's ``__init__``.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import time
 import weakref
@@ -47,6 +46,7 @@ from typing import Any
 import aiortc.rtcrtpreceiver as receiver_module
 from aiortc.rtp import RtpPacket
 
+from endpoint import _seams
 from endpoint._jitter import VideoJitterBuffer
 
 log = logging.getLogger(__name__)
@@ -265,13 +265,8 @@ def attach(receiver: Any) -> None:
 
 def seam_intact() -> bool:
     """aiortc's receiver still makes and asks its NACK generator the way this seam expects."""
-    cls = receiver_module.RTCRtpReceiver
-    try:
-        source = inspect.getsource(cls)
-    except (OSError, TypeError):
-        return False
-    methods = all(callable(getattr(cls, m, None)) for m in ("_send_rtcp_nack", "_send_rtcp_pli"))
-    return methods and all(line in source for line in SEAM_LINES)
+    methods = ("_send_rtcp_nack", "_send_rtcp_pli")
+    return _seams.source_holds(receiver_module.RTCRtpReceiver, SEAM_LINES, methods)
 
 
 def install() -> bool:

@@ -9,8 +9,9 @@ munging): the links benchmark runs that as its baseline, "unmodified aiortc".
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
@@ -55,3 +56,14 @@ def enabled() -> bool:
 
 def names() -> list[str]:
     return [s.name for s in _SEAMS]
+
+
+def source_holds(cls: type, lines: Sequence[str], methods: Sequence[str] = ()) -> bool:
+    """Whether aiortc's *cls* still has *methods* and its source still holds each of *lines*:
+    how a seam checks that aiortc keeps the shape it was written against."""
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):
+        return False
+    has_methods = all(callable(getattr(cls, m, None)) for m in methods)
+    return has_methods and all(line in source for line in lines)
