@@ -147,7 +147,8 @@ class AutoCheck:
     def _busy(self, now: datetime) -> str:
         """Why a check cannot run now ("" when it can)."""
         call = self.kiosk.call
-        if self.running or getattr(self.technician, "running", False):
+        lock = getattr(self.technician, "lock", None)
+        if self.running or (lock is not None and lock.locked()):
             return "a self-test is already running"
         if call.state not in FREE:
             return f"the room is in a meeting ({call.state.value})"

@@ -78,7 +78,6 @@ class KioskTechnician:
         self.last: Report | None = None
         self.state_dir = config.state.dir
         self.chosen = dc.load_choice(self.state_dir)
-        self.running = False
         self.lock = asyncio.Lock()  # one self-test at a time: this area's or a scheduled one
 
     def attempt(self, pin: str) -> Attempt:
@@ -87,11 +86,7 @@ class KioskTechnician:
     async def run_selftest(self, progress: Any) -> Report:
         kit = self._kit or config_kit(dc.apply_choice(self.config, self.chosen), self._running)
         async with self.lock:  # a scheduled check that runs is waited for
-            self.running = True
-            try:
-                report = await run_selftest(kit, progress)
-            finally:
-                self.running = False
+            report = await run_selftest(kit, progress)
         self.keep(report)
         save_last(report, self.state_dir, self.config.hub.url)
         return report
