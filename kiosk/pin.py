@@ -11,13 +11,14 @@ import getpass
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from kiosk._files import write_private
 
 DEFAULT_PIN_FILE = Path("/var/lib/diemcau/technician.pin")
 MAX_TRIES = 5
@@ -43,17 +44,6 @@ def _derive(pin: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     return hashlib.scrypt(pin.encode(), salt=salt, n=n, r=r, p=p, dklen=32)
 
 
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
-
-
 def set_pin(path: Path, pin: str) -> None:
     """Store *pin* (4–12 digits) hashed; the lock count starts again."""
     if not (pin.isdigit() and MIN_DIGITS <= len(pin) <= MAX_DIGITS):
@@ -61,7 +51,7 @@ def set_pin(path: Path, pin: str) -> None:
     salt = secrets.token_bytes(16)
     record = {"kdf": "scrypt", **_SCRYPT, "salt": salt.hex(),
               "hash": _derive(pin, salt, **_SCRYPT).hex()}  # fmt: skip
-    _write_private(path, json.dumps(record))
+    write_private(path, json.dumps(record))
     _lock_path(path).unlink(missing_ok=True)
 
 
@@ -88,7 +78,7 @@ class PinGate:
 
     def _save(self, failures: int, locked_until: float) -> None:
         state = {"failures": failures, "locked_until": locked_until}
-        _write_private(_lock_path(self.path), json.dumps(state))
+        write_private(_lock_path(self.path), json.dumps(state))
 
     def locked_for(self) -> float:
         """Seconds until a lock ends (0 when not locked)."""

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from kiosk._files import write_private
 from kiosk.config import Config, ConfigError, dump_config, load_config, parse_config
 
 log = logging.getLogger(__name__)
@@ -36,31 +36,9 @@ def remember_good(config: Config, state_dir: Path) -> None:
         text = _HEADER + dump_config(config)
         if parse_config(text, "<last good>", base_dir=state_dir) != config:
             raise ValueError("it does not read back as the same configuration")
-        _write_private(state_dir / LAST_GOOD, text)
+        write_private(state_dir / LAST_GOOD, text)
     except (OSError, ValueError, ConfigError) as err:
         log.warning("cannot keep the good configuration in %s: %s", state_dir, err)
-
-
-def _write_private(target: Path, text: str) -> None:
-    """Replace ``target`` with ``text`` in one step (tmp file + rename), mode 0600."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
-    with os.fdopen(os.open(tmp, flags, 0o600), "w", encoding="utf-8") as out:
-        os.fchmod(out.fileno(), 0o600)  # a leftover tmp file may have had a wider mode
-        out.write(text)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, target)
-    _sync_dir(target.parent)  # the rename itself survives a power cut
-
-
-def _sync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def last_good(state_dir: Path) -> Config | None:
@@ -137,7 +115,7 @@ def save_memory(memory: Memory, state_dir: Path) -> bool:
     """Write ``memory`` atomically (best effort: a full disk costs only the memory)."""
     data = {"version": MEMORY_VERSION, **asdict(memory), "skipped": list(memory.skipped)}
     try:
-        _write_private(state_dir / MEMORY, json.dumps(data, ensure_ascii=False) + "\n")
+        write_private(state_dir / MEMORY, json.dumps(data, ensure_ascii=False) + "\n")
     except OSError as err:
         log.warning("cannot keep the meeting state in %s: %s", state_dir, err)
         return False
@@ -167,7 +145,7 @@ def save_record(state_dir: Path, name: str, data: dict[str, Any]) -> bool:
     """Write the record ``name`` atomically, mode 0600 (best effort: logged when it fails)."""
     text = json.dumps({"version": RECORD_VERSION, **data}, ensure_ascii=False) + "\n"
     try:
-        _write_private(state_dir / name, text)
+        write_private(state_dir / name, text)
     except OSError as err:
         log.warning("cannot keep %s in %s: %s", name, state_dir, err)
         return False
