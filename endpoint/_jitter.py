@@ -35,7 +35,6 @@ keyframes; any other video codec (H.264) goes to aiortc's buffer unchanged.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
 from collections.abc import Callable
@@ -47,6 +46,8 @@ from aiortc.codecs.vpx import VpxPayloadDescriptor
 from aiortc.jitterbuffer import JitterBuffer as AiortcJitterBuffer
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtp import RtpPacket
+
+from endpoint import _seams
 
 log = logging.getLogger(__name__)
 
@@ -369,11 +370,8 @@ def make_jitter_buffer(previous: Callable[..., Any]) -> Callable[..., Any]:
 
 def seam_intact() -> bool:
     """aiortc's receiver still builds and feeds its buffers the way this seam expects."""
-    try:
-        source = inspect.getsource(receiver_module.RTCRtpReceiver)
-    except (OSError, TypeError):
-        return False
-    return hasattr(receiver_module, "JitterBuffer") and all(s in source for s in SEAM_LINES)
+    shaped = _seams.source_holds(receiver_module.RTCRtpReceiver, SEAM_LINES)
+    return hasattr(receiver_module, "JitterBuffer") and shaped
 
 
 def install() -> bool:
