@@ -20,11 +20,16 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
+# numpy's matrix products on one thread, as in the kiosk (kiosk/__init__.py): the CPU figure
+# is the product's, and a second BLAS thread only spins
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
