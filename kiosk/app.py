@@ -106,7 +106,7 @@ def open_devices(config: Config) -> Devices:
 
 def _with_choice(config: Config) -> Config:
     """``config`` with the devices the technician chose (logged: the file says otherwise)."""
-    choice = device_choice.load_choice(config.state.dir)
+    choice = device_choice.load_choice(config.state.dir, config)
     if choice:
         log.info("devices chosen in the technician area: %s", choice)
     return device_choice.apply_choice(config, choice)

@@ -77,7 +77,7 @@ class KioskTechnician:
         self.recent = recent or RecentLog()
         self.last: Report | None = None
         self.state_dir = config.state.dir
-        self.chosen = dc.load_choice(self.state_dir)
+        self.chosen = dc.load_choice(self.state_dir, self.config)
         self.lock = asyncio.Lock()  # one self-test at a time: this area's or a scheduled one
 
     def attempt(self, pin: str) -> Attempt:
@@ -151,12 +151,12 @@ class KioskTechnician:
             self.chosen.pop(kind, None)
         else:
             self.chosen[kind] = name
-        return dc.save_choice(self.chosen, self.state_dir)
+        return dc.save_choice(self.chosen, self.state_dir, self.config)
 
     def reset_devices(self) -> bool:
         """Back to the devices of the configuration file."""
         self.chosen = {}
-        return dc.save_choice(self.chosen, self.state_dir)
+        return dc.save_choice(self.chosen, self.state_dir, self.config)
 
     def log_lines(self) -> list[str]:
         return list(self.recent.lines)[-50:]

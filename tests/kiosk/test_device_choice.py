@@ -64,7 +64,9 @@ async def test_a_chosen_device_is_kept_across_a_restart(
     assert page.notes["camera"].text() == texts.tech_device_current(CAMERA, True)
     record = tmp_path / "state" / RECORD
     assert record.stat().st_mode & 0o777 == 0o600
-    assert json.loads(record.read_text()) == {"version": 1, "camera": CAMERA}
+    assert json.loads(record.read_text()) == {
+        "version": 1, "camera": CAMERA, "over": {"camera": "synthetic"},
+    }  # fmt: skip
     await app.stop()
     # Restarted: the choice is applied over the configuration, and shown as current.
     again = start(path, qtbot)
@@ -83,6 +85,40 @@ async def test_a_chosen_device_is_kept_across_a_restart(
     await third.stop()
 
 
+async def test_a_later_edit_of_the_configuration_wins_over_an_older_choice(
+    tmp_path: Path, qtbot: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(technician, "_video_devices", lambda: [CAMERA, "/dev/video5"])
+    path = write_config(tmp_path)
+    app = start(path, qtbot)
+    page = open_area(app, tmp_path, qtbot).devices
+    page.boxes["camera"].setCurrentText(CAMERA)
+    assert page.message.text() == texts.TECH_DEVICE_SAVED
+    await app.stop()
+    # The installer then names another camera in the file: the newer decision is the file's.
+    path.write_text(path.read_text() + '[camera]\ndevice = "/dev/video5"\n')
+    with caplog.at_level(logging.WARNING, logger="kiosk.device_choice"):
+        again = start(path, qtbot)
+    assert again.config.camera.device == "/dev/video5"
+    assert "the configuration's camera is now '/dev/video5'" in caplog.text
+    page = open_area(again, tmp_path, qtbot).devices
+    assert page.boxes["camera"].currentText() == "/dev/video5"
+    assert page.notes["camera"].text() == texts.tech_device_current("/dev/video5", False)
+    await again.stop()
+
+
+async def test_a_choice_recorded_without_the_configured_device_still_stands(
+    tmp_path: Path, qtbot: Any
+) -> None:
+    path = write_config(tmp_path)
+    path.write_text(path.read_text() + '[camera]\ndevice = "/dev/video5"\n')
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / RECORD).write_text(json.dumps({"version": 1, "camera": CAMERA}))
+    app = start(path, qtbot)
+    assert app.config.camera.device == CAMERA and app.file_config.camera.device == "/dev/video5"
+    await app.stop()
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -90,6 +126,7 @@ async def test_a_chosen_device_is_kept_across_a_restart(
         '{"version": 1, "camera": "video0"}',  # not a device path
         '{"version": 1, "camera": 7}',
         '{"version": 1, "toaster": "/dev/video0"}',
+        '{"version": 1, "camera": "/dev/video0", "over": "synthetic"}',
         '{"version": 9, "camera": "/dev/video0"}',
         "[]",
     ],
