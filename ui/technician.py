@@ -305,6 +305,7 @@ class TechnicianArea(QWidget):
             self.pin_page.message.clear()
             self.log_view.setPlainText("\n".join(self.backend.log_lines()))
             self.selftest.show_last()
+            self.devices.refresh()  # a camera plugged in since the last visit is listed
             self.pages.setCurrentIndex(1)
             self.opened.emit()
         else:

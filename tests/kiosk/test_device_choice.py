@@ -38,11 +38,33 @@ def write_config(folder: Path) -> Path:
 def open_area(app: KioskApp, folder: Path, qtbot: Any) -> TechnicianArea:
     area = technician.attach_technician(app, folder / "tech.pin")
     qtbot.addWidget(area)
+    unlock(area, qtbot)
+    return area
+
+
+def unlock(area: TechnicianArea, qtbot: Any) -> None:
     buttons = {b.text(): b for b in area.pin_page.findChildren(QPushButton)}
     for key in [*"2468", texts.TECH_OK]:
         qtbot.mouseClick(buttons[key], Qt.MouseButton.LeftButton)
     assert area.unlocked
-    return area
+
+
+async def test_a_camera_plugged_in_later_is_listed_when_the_area_opens_again(
+    tmp_path: Path, qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plugged = [CAMERA]
+    monkeypatch.setattr(technician, "_video_devices", lambda: list(plugged))
+    app = start(write_config(tmp_path), qtbot)
+    area = open_area(app, tmp_path, qtbot)
+    box = area.devices.boxes["camera"]
+    assert [box.itemText(i) for i in range(box.count())] == ["synthetic", CAMERA]
+    area.lock()
+    plugged.append("/dev/video9")  # the technician plugs in a second camera, then opens again
+    unlock(area, qtbot)
+    assert [box.itemText(i) for i in range(box.count())] == ["synthetic", CAMERA, "/dev/video9"]
+    assert box.currentText() == "synthetic"
+    assert not (tmp_path / "state" / RECORD).exists()  # listing chose nothing
+    await app.stop()
 
 
 def start(path: Path, qtbot: Any) -> KioskApp:
