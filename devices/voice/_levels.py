@@ -8,9 +8,9 @@ regularised NLMS while the far end plays. Working on powers (not waveforms) make
 immune to phase and small clock drift; it is a detector's echo model, not a canceller.
 
 NoiseModel keeps the noise spectrum (slow average of band power while the gate is closed) and
-the recent distribution of the frame's level above that spectrum; the opening threshold is a
-high percentile of that distribution, so steady fans get a low threshold and babble or music,
-which fluctuate, get a higher one.
+the recent distribution of the frame's level above that spectrum; the level floor is that
+distribution's robust mean plus a margin (``floors``), so steady fans get a low floor and babble
+or music, which fluctuate, get a higher one.
 """
 
 from __future__ import annotations
@@ -81,9 +81,6 @@ class EchoModel:
         return bool(np.any(self._hist > 0))
 
 
-K_MIN = 0.7
-K_MAX = 3.5
-QUIET_PERCENTILE = 99.0
 STARTUP_DB = 8.0
 STARTUP_FRAMES = 400
 
@@ -119,17 +116,12 @@ class NoiseModel:
     lowers it.
     """
 
-    def __init__(
-        self, bands: int, frames: int = 1000, every: int = 10, quiet_frames: int = 400
-    ) -> None:
+    def __init__(self, bands: int, frames: int = 1000, every: int = 10) -> None:
         self._log = np.zeros((frames, bands))
         self._every = every
         self._count = 0
         self.spectrum = np.ones(bands)
         self.stats = (LevelStats(), LevelStats())
-        self._quiet = np.zeros((quiet_frames, 2))
-        self._quiet_count = 0
-        self._quiet_top = (0.0, 0.0)
 
     @property
     def ready(self) -> bool:
@@ -167,33 +159,6 @@ class NoiseModel:
         startup = self._startup_db()
         broad, mlog = self.stats
         return broad.mean_db + min_excess_db + startup, mlog.mean_db + min_excess_db + startup
-
-    def learn_quiet(self, levels: tuple[float, float]) -> None:
-        """Feed the levels of a frame the gate judged free of near-end speech."""
-        self._quiet[self._quiet_count % self._quiet.shape[0]] = levels
-        self._quiet_count += 1
-        if self._quiet_count % self._every == 0:
-            n = min(self._quiet_count, self._quiet.shape[0])
-            top = np.percentile(self._quiet[:n], QUIET_PERCENTILE, axis=0)
-            self._quiet_top = (float(top[0]), float(top[1]))
-
-    def thresholds(
-        self, margin_db: float, min_excess_db: float, relax_db: float = 0.0
-    ) -> tuple[float, float]:
-        """Opening threshold per level feature (dB over the noise spectrum).
-
-        The top of the recently observed quiet levels plus ``margin_db``, clamped to the
-        decision-free statistics: never below mean + max(min_excess_db, K_MIN spreads), never
-        above mean + K_MAX spreads, so missed speech cannot ratchet the threshold up forever.
-        ``relax_db`` lowers it (not below the floor) to keep an open gate open.
-        """
-        out = []
-        for st, top in zip(self.stats, self._quiet_top, strict=True):
-            lo = st.mean_db + max(min_excess_db, K_MIN * st.spread_db)
-            hi = max(lo, st.mean_db + K_MAX * st.spread_db)
-            learned = top + margin_db if self._quiet_count >= 100 else hi
-            out.append(max(min(max(learned, lo), hi) - relax_db, lo) + self._startup_db())
-        return out[0], out[1]
 
     def _startup_db(self) -> float:
         """Extra margin while the history is too short to know the noise's spread."""
