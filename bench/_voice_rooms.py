@@ -40,7 +40,12 @@ FRAME = FS // 100
 # 114, 115, 121, 127, 133: more rooms with babble (101-110 had three; the held-out set ~10)
 # 202 ... 228: the first eight rooms from 201 up with babble (the held-out babble rooms opened
 # in a way the first 15 did not); DEV6_SEEDS: the first three from 301 up with babble, 6-mic
-DEV_SEEDS = (*range(101, 111), 114, 115, 121, 127, 133, 202, 205, 211, 217, 218, 222, 223, 228)
+# 229 ... 283: the next sixteen from 229 up with babble (dev babble noise-open was still far
+# under held-out's; these showed why: a voice of the crowd at a seat or near the array)
+DEV_SEEDS = (
+    *range(101, 111), 114, 115, 121, 127, 133, 202, 205, 211, 217, 218, 222, 223, 228,
+    229, 235, 241, 247, 250, 253, 259, 260, 265, 267, 268, 271, 273, 277, 281, 283,
+)  # fmt: skip
 DEV6_SEEDS = (301, 307, 308)
 HELDOUT_SEEDS = tuple(range(9001, 9031))
 HELDOUT6_SEEDS = tuple(range(9501, 9507))

@@ -32,6 +32,9 @@ outside every seat (``elsewhere``: a crowd at the door, the TV) only ``ELSEWHERE
 floor when the room's noise is talk itself (in noise the detector does not take for speech it
 decides alone, as without seats). An open gate holds as before whatever the direction: a
 direction error never cuts a talker off mid-sentence.
+Babble, seats or not: a voice of the crowd near the array rises over the floor for a syllable
+as a quiet talker does; a shut gate opens on a sound less than ``CLEAR_DB`` over the floor only
+when its last 300 ms reach the level at which this room's talkers are heard (``_talk``).
 The gate opens after ``attack_ms`` of evidence, stays open ``hold_ms`` after the last evidence,
 then ramps the gain down over ``release_ms``.
 Bad input never mutes: faults put the gate in FAILSAFE_OPEN with the fault as the reason, and
@@ -51,6 +54,7 @@ from devices.voice._config import GateConfig
 from devices.voice._dsp import F64, FRAME, RATE, Decimator, Framer, band_matrix, to_int16_bytes
 from devices.voice._levels import DT_TRAINED, EchoModel, NoiseModel
 from devices.voice._speech import DetectorUnavailable, EchoSuppressor, SpeechDetector
+from devices.voice._talk import TalkLevel
 from devices.voice._verdict import GateFrame, GateState, Hysteresis
 
 log = logging.getLogger(__name__)
@@ -74,6 +78,8 @@ SPEECHLIKE_FRAMES = 300  # the noise's speech-likeness is a running mean over ~3
 SEAT_RELAX_DB = 4.0  # speech from a seat zone counts this far under the level floor
 SEAT_ATTACK_FRAMES = 5  # ... opening the gate only after this many such frames in a row
 ELSEWHERE_DB = 5.0  # a shut gate opens on sound from outside every seat only this far over it
+BABBLE_LIKE = 0.5  # the detector calls more than this share of the room's quiet noise speech
+CLEAR_DB = 2.0  # ... there a shut gate opens at once only this far over the floor (``_talk``)
 
 
 class VoiceGate:
@@ -95,6 +101,7 @@ class VoiceGate:
         self._noise = NoiseModel(BANDS.shape[0])
         self._echo = EchoModel(BANDS.shape[0])
         self._suppressor = EchoSuppressor(BANDS)
+        self._talk = TalkLevel()
         self._speech: SpeechDetector | None = None
         try:
             self._speech = SpeechDetector(detector)
@@ -236,7 +243,13 @@ class VoiceGate:
             loud = loud or seated
         pointed = noise_dir and above < ONSET_BYPASS_DB and not self.steady_noise
         evidence = bool(speechy and loud and not veto and not pointed)
-        gain = self._hyst.step(evidence)
+        self._talk.push(levels[0], self._noise.stats[0].mean_db)
+        if evidence and not far and above >= 0.0:
+            self._talk.heard_speech()
+        # babble: a quiet sound opens a shut gate only when its last 300 ms are as loud as the
+        # room's talkers make them (a voice of the crowd rises for a syllable, not a segment)
+        murmur = self.speechlike > BABBLE_LIKE and above < CLEAR_DB and not far
+        gain = self._hyst.step(evidence, may_open=not murmur or self._talk.clears())
         if not far and known and gain == 0.0 and above < 0.0:
             self._learn_speechlike(prob)
         self._learn(power, residual, echo, far, from_tv, near=self._hyst.holding)

@@ -66,9 +66,11 @@ class Hysteresis:
         self._since_evidence = 10**9
         self.shut_frames = 10**9  # frames since the gain was last above zero
 
-    def step(self, evidence: bool) -> float:
+    def step(self, evidence: bool, may_open: bool = True) -> float:
+        """Feed one frame's evidence; return the gain. ``may_open`` False keeps a shut gate
+        shut this frame (the evidence still counts toward the attack)."""
         self._recent.append(evidence)
-        if self.gain() == 0.0 and sum(self._recent) < self._attack:
+        if self.gain() == 0.0 and (sum(self._recent) < self._attack or not may_open):
             evidence = False
         self._since_evidence = 0 if evidence else self._since_evidence + 1
         gain = self.gain()

@@ -1,0 +1,65 @@
+"""How loud this room's talkers are heard, for a gate whose room noise is talk (babble).
+
+In babble the detector calls the noise speech too, so the level is the gate's cue, and one
+voice of the crowd that sits near the array (or in a seat) rises, syllable by syllable, as far
+over the noise's typical level as a quiet talker does: frame by frame the two look the same.
+Over a few hundred milliseconds they do not. A murmur in the crowd is part of the noise, so
+its energy over ``SEGMENT_FRAMES`` stays within a few dB of the noise's typical level, while
+someone addressing the meeting holds their level over the whole segment. How far over the
+noise that is depends on the room (how far the talkers sit, how loud the crowd is), so the
+gate learns it: ``TalkLevel`` keeps the segment level of the frames that cleared the level
+floor as speech (``heard_speech``) and asks a quiet sound for ``SHARE`` of their median, at
+most ``CAP_DB``, before a shut gate opens on it (``clears``). Until ``KNOWN_FRAMES`` such
+frames are heard it asks nothing: a room is never muted by what it has not learned yet.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+SEGMENT_FRAMES = 30  # energy is averaged over the last 300 ms
+TALK_FRAMES = 2000  # talker level: the median over the last ~20 s of clear speech frames
+KNOWN_FRAMES = 100  # ~1 s of clear speech before any segment level is asked for
+SHARE = 0.4  # a quiet sound must reach this share (in dB over the noise) of the talkers' level
+CAP_DB = 4.0  # ... but never more than this over the noise's typical level
+MEDIAN_EVERY = 10  # the median is recomputed every this many new speech frames
+
+
+class TalkLevel:
+    """Segment level of the room's sound and the level its talkers are heard at."""
+
+    def __init__(self) -> None:
+        self._ring = np.zeros(SEGMENT_FRAMES)
+        self._pos = 0
+        self._talk = np.zeros(TALK_FRAMES)
+        self._heard = 0
+        self._need: float | None = None
+        self.segment_db = 0.0
+
+    def push(self, level_db: float, typical_db: float) -> float:
+        """Feed this frame's level over the noise spectrum and the noise's typical level (dB);
+        return the energy of the last ``SEGMENT_FRAMES`` over that typical level (dB)."""
+        self._ring[self._pos % SEGMENT_FRAMES] = 10.0 ** (level_db / 10.0)
+        self._pos += 1
+        mean = float(np.mean(self._ring[: min(self._pos, SEGMENT_FRAMES)]))
+        self.segment_db = 10.0 * math.log10(max(mean, 1e-20)) - typical_db
+        return self.segment_db
+
+    def heard_speech(self) -> None:
+        """The frame just pushed cleared the level floor as speech: learn its segment level."""
+        self._talk[self._heard % TALK_FRAMES] = self.segment_db
+        self._heard += 1
+        if self._heard >= KNOWN_FRAMES and (self._need is None or self._heard % MEDIAN_EVERY == 0):
+            talk = float(np.median(self._talk[: min(self._heard, TALK_FRAMES)]))
+            self._need = min(CAP_DB, SHARE * talk)
+
+    @property
+    def need_db(self) -> float | None:
+        """Segment level a quiet sound must reach (dB over the noise); None: not learned yet."""
+        return self._need
+
+    def clears(self) -> bool:
+        """The last segment is as loud as this room's talkers make it (or nothing is known)."""
+        return self._need is None or self.segment_db >= self._need
