@@ -61,5 +61,5 @@ class TalkLevel:
         return self._need
 
     def clears(self) -> bool:
-        """The last segment is as loud as this room's talkers make it (or nothing is known)."""
+        """The last segment reaches ``need_db`` (or nothing is learned yet)."""
         return self._need is None or self.segment_db >= self._need

@@ -136,3 +136,63 @@ def test_director_switches_quickly_without_flapping(scored, noise):
     assert director["turns"] >= 1
     assert director["latency_max"] <= 1.5
     assert director["flaps_per_min"] <= 1.0
+
+
+def test_a_shut_gate_kept_shut_still_counts_the_evidence_and_an_open_one_is_never_cut():
+    from devices.voice._verdict import Hysteresis
+
+    hyst = Hysteresis(GateConfig(attack_ms=20, hold_ms=100, release_ms=50))
+    assert hyst.step(True, may_open=False) == 0.0
+    assert hyst.step(True, may_open=False) == 0.0  # two frames of evidence: held shut
+    assert hyst.step(True) == 1.0  # allowed: the attack is already complete
+    gains = [hyst.step(False, may_open=False) for _ in range(13)]
+    assert gains[:10] == [1.0] * 10  # the hold (10 frames) is untouched
+    assert gains[10:] == pytest.approx([0.8, 0.6, 0.4])  # and so is the release ramp
+    assert hyst.step(True, may_open=False) > 0.0  # evidence while releasing keeps it open
+
+
+class AlwaysSpeech:
+    """A stand-in speech model that calls everything speech, as Silero does babble."""
+
+    def process_array(self, chunk):
+        return 0.99
+
+
+def _babble_room(seconds, rng):
+    n = int(seconds * 16000)
+    t = np.arange(n) / 16000
+    sway = 1 + 0.8 * np.sin(2 * np.pi * 3.7 * t) * np.sin(2 * np.pi * 0.9 * t + 1)
+    return 0.01 * rng.standard_normal(n) * sway
+
+
+def _voice(seconds, amp):
+    t = np.arange(int(seconds * 16000)) / 16000
+    harmonics = np.sin(2 * np.pi * 220 * t) + 0.5 * np.sin(2 * np.pi * 660 * t)
+    return amp * (harmonics + 0.3 * np.sin(2 * np.pi * 1500 * t))
+
+
+def _feed_16k(gate, x, t0, seat=False):
+    pairs = np.stack([x, np.zeros_like(x)], axis=1)
+    return [
+        gate.process_16k(pairs[k * 160 : (k + 1) * 160], t0 + k / 100, seat=seat)
+        for k in range(x.size // 160)
+    ]
+
+
+@pytest.mark.parametrize("amp", [0.011, 0.014])
+def test_in_babble_a_quiet_seated_talker_who_keeps_talking_is_heard_after_a_loud_one(amp):
+    from devices.voice import _talk
+
+    rng = np.random.default_rng(3)
+    gate = VoiceGate(GateConfig(sample_rate=16000), detector=AlwaysSpeech())
+    _feed_16k(gate, _babble_room(5.0, rng), 0.0)
+    loud = _feed_16k(gate, _babble_room(2.0, rng) + _voice(2.0, 0.2), 5.0)
+    assert np.mean([f.is_open for f in loud]) > 0.9
+    _feed_16k(gate, _babble_room(3.0, rng), 7.0)
+    assert gate.speechlike > 0.9 and gate._talk.need_db == pytest.approx(_talk.CAP_DB)
+    quiet = _feed_16k(gate, _babble_room(2.0, rng) + _voice(2.0, amp), 10.0, seat=True)
+    over = np.median([f.level_db - f.threshold_db for f in quiet])
+    assert -5.5 < over < -3.5  # under the floor: only the seat relief hears it
+    opened = next(k for k, f in enumerate(quiet) if f.is_open)
+    assert opened <= 60  # within 0.6 s: the evidence persists (measured 53 / 34 frames)
+    assert np.mean([f.is_open for f in quiet]) > 0.7  # measured 0.735 / 0.83
