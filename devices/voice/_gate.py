@@ -246,9 +246,10 @@ class VoiceGate:
             loud = loud or seated
         pointed = noise_dir and above < ONSET_BYPASS_DB and not self.steady_noise
         evidence = bool(speechy and loud and not veto and not pointed)
-        gain = self._hyst.step(
-            evidence, may_open=self._talk_clears(evidence, levels[0], above, far)
-        )
+        may_open = self._talk_clears(evidence, levels[0], above, far)
+        gain = self._hyst.step(evidence, may_open=may_open)
+        # what that check held back is a voice of the crowd: no near speech for the camera either
+        evidence = evidence and (may_open or gain > 0.0)
         if not far and known and gain == 0.0 and above < 0.0:
             self._learn_speechlike(prob)
         self._learn(power, residual, echo, far, from_tv, near=self._hyst.holding)

@@ -195,4 +195,7 @@ def test_in_babble_a_quiet_seated_talker_who_keeps_talking_is_heard_after_a_loud
     assert -5.5 < over < -3.5  # under the floor: only the seat relief hears it
     opened = next(k for k, f in enumerate(quiet) if f.is_open)
     assert opened <= 60  # within 0.6 s: the evidence persists (measured 53 / 34 frames)
+    # until then it was held back: no near speech for the direction finder and camera either
+    assert not any(f.speech for f in quiet[:opened])
+    assert sum(f.candidate for f in quiet[:opened]) >= 10
     assert np.mean([f.is_open for f in quiet]) > 0.7  # measured 0.735 / 0.83
