@@ -117,7 +117,9 @@ class InputChecker:
         level = 10 * np.log10(np.maximum(power, 1e-30))
         if np.all(level < SILENT_DBFS):
             return [InputFault(FaultKind.NO_SIGNAL, "all channels silent (capture delivers zeros)")]
-        faults = []
+        faults: list[InputFault] = []
+        if level.size < 2:  # a single microphone has no others to be compared with
+            return faults
         for ch in range(level.size):
             others = np.delete(level, ch)
             if level[ch] < np.median(others) + DEAD_DB:

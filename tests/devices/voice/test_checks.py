@@ -109,3 +109,23 @@ def test_all_channels_silent_is_no_signal():
 def test_malformed_shapes(shape):
     faults = InputChecker(4, RATE).check(np.zeros(shape, np.float32), RATE, 0.0)
     assert faults and faults[0].kind in (FaultKind.MALFORMED, FaultKind.CHANNEL_COUNT)
+
+
+def test_a_single_microphone_is_checked_without_comparing_it_to_others(recwarn):
+    checker = InputChecker(1, RATE)
+    mono = noise(2.0, channels=1)
+    faults = [
+        f
+        for k in range(0, len(mono), 480)
+        for f in checker.check(mono[k : k + 480], RATE, k / RATE)
+    ]
+    assert faults == []  # a lone live channel is neither dead nor silent
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+    silent = np.zeros((int(2.0 * RATE), 1), np.float32)
+    checker = InputChecker(1, RATE)
+    got = [
+        f.kind
+        for k in range(0, len(silent), 480)
+        for f in checker.check(silent[k : k + 480], RATE, k / RATE)
+    ]
+    assert FaultKind.NO_SIGNAL in got
