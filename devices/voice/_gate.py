@@ -33,9 +33,9 @@ floor when the room's noise is talk itself (in noise the detector does not take 
 decides alone, as without seats). An open gate holds as before whatever the direction: a
 direction error never cuts a talker off mid-sentence.
 Babble, seats or not (seat relief included): a voice of the crowd near the array rises over
-the floor for a syllable as a quiet talker does; a shut gate opens on a sound less than
-``CLEAR_DB`` over the floor only when its last 300 ms reach a share of the level at which this
-room's talkers are heard (``_talk``), or when it keeps giving evidence (``PERSIST_FRAMES``).
+the floor for a syllable as a quiet talker does; a shut gate opens on a sound just over or
+under the floor only when its last 300 ms reach a share of the level at which this room's
+talkers are heard, or when it keeps giving evidence (``_talk``).
 The gate opens after ``attack_ms`` of evidence, stays open ``hold_ms`` after the last evidence,
 then ramps the gain down over ``release_ms``.
 Bad input never mutes: faults put the gate in FAILSAFE_OPEN with the fault as the reason, and
@@ -80,8 +80,6 @@ SEAT_RELAX_DB = 4.0  # speech from a seat zone counts this far under the level f
 SEAT_ATTACK_FRAMES = 5  # ... opening the gate only after this many such frames in a row
 ELSEWHERE_DB = 5.0  # a shut gate opens on sound from outside every seat only this far over it
 BABBLE_LIKE = 0.5  # the detector calls more than this share of the room's quiet noise speech
-CLEAR_DB = 2.0  # ... there a sound this far over the floor opens as before; under it, ``_talk``
-PERSIST_FRAMES, PERSIST_WINDOW = 15, 60  # evidence in a quarter of 600 ms opens anyway
 
 
 class VoiceGate:
@@ -104,7 +102,6 @@ class VoiceGate:
         self._echo = EchoModel(BANDS.shape[0])
         self._suppressor = EchoSuppressor(BANDS)
         self._talk = TalkLevel()
-        self._persist = np.zeros(PERSIST_WINDOW, dtype=bool)
         self._speech: SpeechDetector | None = None
         try:
             self._speech = SpeechDetector(detector)
@@ -246,7 +243,10 @@ class VoiceGate:
             loud = loud or seated
         pointed = noise_dir and above < ONSET_BYPASS_DB and not self.steady_noise
         evidence = bool(speechy and loud and not veto and not pointed)
-        may_open = self._talk_clears(evidence, levels[0], above, far)
+        may_open = self._talk.may_open(
+            levels[0], self._noise.stats[0].mean_db, above, evidence, far=far,
+            babble=self.speechlike > BABBLE_LIKE, is_open=self._hyst.gain() > 0,
+        )  # fmt: skip
         gain = self._hyst.step(evidence, may_open=may_open)
         # what that check held back is a voice of the crowd: no near speech for the camera either
         evidence = evidence and (may_open or gain > 0.0)
@@ -267,24 +267,6 @@ class VoiceGate:
             t, state, gain, evidence, far, levels[0], floors[0], reasons, candidate, vad,
             evidence and seated,
         )  # fmt: skip
-
-    def _talk_clears(self, evidence: bool, level_db: float, above: float, far: bool) -> bool:
-        """Whether speech evidence may open a shut gate now, as far as the talkers' level goes.
-
-        In babble a sound under ``CLEAR_DB`` over the floor must hold, over its last 300 ms, a
-        share of the level this room's talkers are heard at (``_talk``: a voice of the crowd
-        rises for a syllable, not a segment), unless it gave evidence in ``PERSIST_FRAMES`` of
-        the last ``PERSIST_WINDOW`` frames: a quiet talker who keeps talking gets in within
-        about half a second. The talkers' level is learned from speech the gate let through or
-        that cleared the floor by ``CLEAR_DB`` (not from what this check held back)."""
-        self._talk.push(level_db, self._noise.stats[0].mean_db)
-        if evidence and not far and (above >= CLEAR_DB or (above >= 0.0 and self._hyst.gain() > 0)):
-            self._talk.heard_speech()
-        self._persist[self._frames % PERSIST_WINDOW] = evidence
-        murmur = self.speechlike > BABBLE_LIKE and above < CLEAR_DB and not far
-        if not murmur or int(np.sum(self._persist)) >= PERSIST_FRAMES:
-            return True
-        return self._talk.clears()
 
     def _learn_speechlike(self, prob: float) -> None:
         """Feed a shut frame at or below the noise's typical level: what the detector says of
